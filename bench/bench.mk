@@ -1,0 +1,1 @@
+# bench/ — benchmarks: figures, never pass/fail.
