@@ -11,24 +11,24 @@ tests_unit_test_unwind_fp_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_unwind_fp_LDADD = unwind/libpuw.a
 
 check_PROGRAMS += tests/unit/test-maps
-tests_unit_test_maps_SOURCES = tests/unit/test-maps.c tests/unit/check.h
+tests_unit_test_maps_SOURCES = tests/unit/test-maps.c tests/unit/check.h src/maps.c
 tests_unit_test_maps_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_maps_LDADD = $(PA_LDADD)
+tests_unit_test_maps_LDADD =
 
 check_PROGRAMS += tests/unit/test-pprof
-tests_unit_test_pprof_SOURCES = tests/unit/test-pprof.c tests/unit/check.h
+tests_unit_test_pprof_SOURCES = tests/unit/test-pprof.c tests/unit/check.h src/pprof.c
 tests_unit_test_pprof_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_pprof_LDADD = $(PA_LDADD)
+tests_unit_test_pprof_LDADD = $(ZLIB_LIBS)
 
 check_PROGRAMS += tests/unit/test-symbolize
-tests_unit_test_symbolize_SOURCES = tests/unit/test-symbolize.c tests/unit/check.h
+tests_unit_test_symbolize_SOURCES = tests/unit/test-symbolize.c tests/unit/check.h src/symbolize.c
 tests_unit_test_symbolize_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_symbolize_LDADD = $(PA_LDADD)
+tests_unit_test_symbolize_LDADD = $(LIBELF_LIBS)
 
 check_PROGRAMS += tests/unit/test-ring
-tests_unit_test_ring_SOURCES = tests/unit/test-ring.c tests/unit/check.h
+tests_unit_test_ring_SOURCES = tests/unit/test-ring.c tests/unit/check.h src/ring.c src/record.c
 tests_unit_test_ring_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_ring_LDADD = $(PA_LDADD)
+tests_unit_test_ring_LDADD =
 
 TESTS += \
 	tests/unit/test-unwind-fp \
@@ -36,3 +36,13 @@ TESTS += \
 	tests/unit/test-pprof \
 	tests/unit/test-symbolize \
 	tests/unit/test-ring
+
+# The pprof encoder checked by two independent decoders: go tool pprof and protoc-generated
+# python3-protobuf code from the upstream schema.
+check_PROGRAMS += tests/unit/pprof-sample
+tests_unit_pprof_sample_SOURCES = tests/unit/pprof-sample.c src/pprof.c
+tests_unit_pprof_sample_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_pprof_sample_LDADD = $(ZLIB_LIBS)
+dist_check_SCRIPTS += tests/unit/pprof-decoders.sh
+EXTRA_DIST += tests/lib/pprof_decode.py tests/lib/common.sh
+TESTS += tests/unit/pprof-decoders.sh
