@@ -40,7 +40,8 @@ struct puw_regs {
 
 enum puw_stop {
 	PUW_STOP_END,             /* reached the outermost frame (FP chain ended with 0) */
-	PUW_STOP_NO_REGS,         /* the sample carried no user registers (kernel thread) */
+	PUW_STOP_NO_REGS,         /* the sample carried no user registers (kernel thread), or
+				   * not those the walk starts from (then only pcs[0]) */
 	PUW_STOP_STACK_EXHAUSTED, /* the next read falls outside the copied stack */
 	PUW_STOP_BAD_FP,          /* frame pointer not aligned or not moving toward the base */
 	PUW_STOP_BAD_PC,          /* a return address outside every executable mapping */
@@ -66,7 +67,8 @@ struct puw_module {
 
 /*
  * Returns 0 and fills *ret when pc lies in an executable mapping of the target, -ENOENT when
- * it does not. Called a bounded number of times per frame; must not allocate.
+ * it does not. Called a bounded number of times per frame; must not allocate. For a return
+ * address ra the library asks about ra - 1, the call instruction's last byte.
  */
 typedef int puw_find_module_fn(void *ctx, uint64_t pc, struct puw_module *ret);
 
@@ -103,7 +105,10 @@ uint64_t puw_arch_perf_regs_mask(enum puw_arch arch);
 int puw_regs_from_perf(enum puw_arch arch, uint64_t mask, const uint64_t *vals, size_t n,
 		       struct puw_regs *ret);
 
-/* The architecture this library was built for (the host). */
+/*
+ * The architecture this library was built for (the host); _PUW_ARCH_MAX on a host that is
+ * neither, where cross-architecture unwinding still works.
+ */
 enum puw_arch puw_arch_host(void);
 
 #endif

@@ -1,0 +1,39 @@
+#!/bin/sh
+# Installs what perfagent needs to build (and, with --test, to run its test suite).
+# Debian/Ubuntu (apt-get) and Fedora/RHEL (dnf). Run as root.
+set -eu
+
+want_tests=no
+[ "${1:-}" = --test ] && want_tests=yes
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps.sh: run as root (it installs packages)" >&2
+	exit 1
+fi
+
+if command -v apt-get >/dev/null 2>&1; then
+	build="build-essential autoconf automake pkg-config libelf-dev libdw-dev libunwind-dev
+	       libzstd-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev"
+	# go tool pprof and protoc-generated python3-protobuf decode our profiles in the tests;
+	# perf is the peer the benchmark measures; binutils (readelf) and util-linux (setpriv)
+	# are used by the tests themselves.
+	tests="golang-go protobuf-compiler python3 python3-protobuf binutils util-linux procps
+	       linux-perf"
+	pkgs=$build
+	[ $want_tests = yes ] && pkgs="$pkgs $tests"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	# shellcheck disable=SC2086
+	apt-get install -y -q --no-install-recommends $pkgs
+elif command -v dnf >/dev/null 2>&1; then
+	build="gcc make autoconf automake pkgconf-pkg-config elfutils-libelf-devel elfutils-devel
+	       libunwind-devel libzstd-devel jansson-devel libcurl-devel zlib-devel kernel-headers"
+	tests="golang protobuf-compiler python3 python3-protobuf binutils util-linux procps-ng perf"
+	pkgs=$build
+	[ $want_tests = yes ] && pkgs="$pkgs $tests"
+	# shellcheck disable=SC2086
+	dnf install -y $pkgs
+else
+	echo "install-deps.sh: no apt-get or dnf here; install the packages listed in README.md" >&2
+	exit 1
+fi

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Exporters: where finished profiles go. Each backend is one file behind this small ops
+ * table (export-file.c today; HTTP backends later), so the flush thread does not know
+ * which one it talks to.
+ */
+#ifndef PA_EXPORT_H
+#define PA_EXPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct export_meta {
+	uint64_t start_real_ns; /* window start, ns since the epoch */
+	uint64_t duration_ns;
+	uint64_t seq;           /* window number, from 1 */
+};
+
+struct exporter_ops {
+	const char *name;
+	/* Delivers one gzipped pprof profile. Returns 0 or -errno (logged by the exporter). */
+	int (*send)(void *ctx, const uint8_t *profile, size_t len, const struct export_meta *m,
+		    char *ret_where, size_t where_size);
+	void (*free)(void *ctx);
+};
+
+struct exporter {
+	const struct exporter_ops *ops;
+	void *ctx;
+};
+
+/*
+ * Files: one "perfagent-<UTC start>-<seq>.pb.gz" per window in dir, written atomically. The
+ * directory is created if missing. Returns 0 or -errno (logged).
+ */
+int export_file_new(const char *dir, struct exporter *ret);
+
+#endif

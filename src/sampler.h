@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The sampler: one perf sampling event per CPU (whole machine) or per (thread, CPU) of the
+ * targets, each CPU's events sharing one mmap ring; draining the rings in timestamp order;
+ * keeping the process table current from the side-band records; and, for every sample,
+ * unwinding the user stack and adding the stack to the current window.
+ *
+ * This is the hot path: after start-up, processing a sample does not allocate, log or make
+ * a system call (a process first seen in a sample is read from /proc once).
+ *
+ * Single-threaded: the main loop owns it. Errors opening events are logged with what to
+ * change (privileges, sysctls) before they are returned.
+ */
+#ifndef PA_SAMPLER_H
+#define PA_SAMPLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "profile.h"
+#include "puw.h"
+
+struct sampler_config {
+	uint32_t frequency_hz;
+	uint32_t stack_size;   /* bytes of user stack copied per sample; 8-aligned */
+	uint64_t ring_bytes;   /* data area per CPU; 0 = sized from frequency and stack size */
+	bool want_cycles;      /* hardware cycles where they exist, else cpu-clock */
+	enum puw_mode unwind_mode;
+	const uint32_t *pids;  /* profile these processes; NULL = the whole machine */
+	size_t n_pids;
+	pid_t cmd_pid;         /* a stopped child to profile from its exec on (0 = none) */
+};
+
+struct sampler_stats {
+	uint64_t samples;
+	uint64_t lost;          /* records the kernel dropped (PERF_RECORD_LOST) */
+	uint64_t throttled;     /* PERF_RECORD_THROTTLE */
+	uint64_t bad_records;   /* records that failed to parse */
+	uint64_t kernel_only;   /* samples without user registers (kernel threads) */
+	uint64_t no_process;    /* samples of a process we could not track */
+	uint64_t dropped;       /* samples over a window cap */
+	uint64_t user_frames;
+	uint64_t stop[_PUW_STOP_MAX];
+	uint64_t rounds;
+};
+
+struct sampler;
+
+/* Opens every event and ring (disabled). Logs and returns -errno on failure. */
+int sampler_open(const struct sampler_config *c, struct sampler **ret);
+void sampler_free(struct sampler *s); /* accepts NULL */
+
+/* Adds the ring fds to epfd (EPOLLIN: the watermark was crossed). */
+int sampler_watch(struct sampler *s, int epfd);
+/* Reads /proc for the targets' current state. Call after sampler_open, before enabling. */
+int sampler_bootstrap(struct sampler *s);
+int sampler_enable(struct sampler *s);
+int sampler_disable(struct sampler *s);
+
+/*
+ * One drain round over all rings into w. With final, drains until the rings are empty
+ * regardless of time (after sampler_disable). Returns the number of records processed.
+ */
+int sampler_drain(struct sampler *s, struct profile_window *w, bool final);
+
+/* True when every --pid target is gone (always false for the whole machine). */
+bool sampler_targets_gone(struct sampler *s);
+
+void sampler_get_stats(const struct sampler *s, struct sampler_stats *ret);
+/* Name of the event in use: "cpu-clock" or "cycles". */
+const char *sampler_event_name(const struct sampler *s);
+uint64_t sampler_procs_seen(const struct sampler *s);
+int sampler_n_cpus(const struct sampler *s);
+
+#endif

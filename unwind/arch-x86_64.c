@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * x86-64 backend: perf <-> DWARF register numbering, the registers to request, and the
+ * frame-pointer step (System V psABI frames built by `push %rbp; mov %rsp, %rbp`).
+ *
+ * Stateless tables and pure functions; safe from any thread.
+ */
+#include <stdint.h>
+
+#include "puw.h"
+#include "puw-internal.h"
+
+/* Perf register numbers, arch/x86/include/uapi/asm/perf_regs.h (enum perf_event_x86_regs). */
+enum {
+	X86_PERF_AX = 0,
+	X86_PERF_BX = 1,
+	X86_PERF_CX = 2,
+	X86_PERF_DX = 3,
+	X86_PERF_SI = 4,
+	X86_PERF_DI = 5,
+	X86_PERF_BP = 6,
+	X86_PERF_SP = 7,
+	X86_PERF_IP = 8,
+	X86_PERF_FLAGS = 9,
+	X86_PERF_CS = 10,
+	X86_PERF_SS = 11,
+	X86_PERF_DS = 12,
+	X86_PERF_ES = 13,
+	X86_PERF_FS = 14,
+	X86_PERF_GS = 15,
+	X86_PERF_R8 = 16,
+	X86_PERF_R12 = 20,
+	X86_PERF_R13 = 21,
+	X86_PERF_R14 = 22,
+	X86_PERF_R15 = 23,
+	X86_PERF_64_MAX = 24, /* PERF_REG_X86_64_MAX */
+};
+
+/*
+ * DWARF register numbers, System V x86-64 psABI figure 3.36: rax rdx rcx rbx rsi rdi rbp
+ * rsp = 0..7 (note rdx/rcx/rbx are not in encoding order), r8..r15 = 8..15, and 16 is the
+ * return-address column, which holds rip.
+ */
+enum {
+	X86_DWARF_RAX = 0,
+	X86_DWARF_RDX = 1,
+	X86_DWARF_RCX = 2,
+	X86_DWARF_RBX = 3,
+	X86_DWARF_RSI = 4,
+	X86_DWARF_RDI = 5,
+	X86_DWARF_RBP = 6,
+	X86_DWARF_RSP = 7,
+	X86_DWARF_R8 = 8,
+	X86_DWARF_RA = 16,
+};
+
+#define BIT(n) (UINT64_C(1) << (n))
+
+/*
+ * Segment registers and rflags have DWARF numbers (49..) beyond PUW_REGS_MAX and play no
+ * part in unwinding: -1.
+ */
+static const int8_t x86_64_perf_to_dwarf[X86_PERF_64_MAX] = {
+	[X86_PERF_AX] = X86_DWARF_RAX,
+	[X86_PERF_BX] = X86_DWARF_RBX,
+	[X86_PERF_CX] = X86_DWARF_RCX,
+	[X86_PERF_DX] = X86_DWARF_RDX,
+	[X86_PERF_SI] = X86_DWARF_RSI,
+	[X86_PERF_DI] = X86_DWARF_RDI,
+	[X86_PERF_BP] = X86_DWARF_RBP,
+	[X86_PERF_SP] = X86_DWARF_RSP,
+	[X86_PERF_IP] = X86_DWARF_RA,
+	[X86_PERF_FLAGS] = -1,
+	[X86_PERF_CS] = -1,
+	[X86_PERF_SS] = -1,
+	[X86_PERF_DS] = -1,
+	[X86_PERF_ES] = -1,
+	[X86_PERF_FS] = -1,
+	[X86_PERF_GS] = -1,
+	[X86_PERF_R8 + 0] = X86_DWARF_R8 + 0,
+	[X86_PERF_R8 + 1] = X86_DWARF_R8 + 1,
+	[X86_PERF_R8 + 2] = X86_DWARF_R8 + 2,
+	[X86_PERF_R8 + 3] = X86_DWARF_R8 + 3,
+	[X86_PERF_R8 + 4] = X86_DWARF_R8 + 4,
+	[X86_PERF_R8 + 5] = X86_DWARF_R8 + 5,
+	[X86_PERF_R8 + 6] = X86_DWARF_R8 + 6,
+	[X86_PERF_R8 + 7] = X86_DWARF_R8 + 7,
+};
+
+/*
+ * A frame-pointer walk needs ip, sp and bp; CFI recovers the callee-saved registers (rbx,
+ * rbp, r12..r15 in the psABI) of each caller, so those are requested too.
+ */
+#define X86_64_PERF_REGS_MASK                                                                      \
+	(BIT(X86_PERF_BX) | BIT(X86_PERF_BP) | BIT(X86_PERF_SP) | BIT(X86_PERF_IP) |               \
+	 BIT(X86_PERF_R12) | BIT(X86_PERF_R13) | BIT(X86_PERF_R14) | BIT(X86_PERF_R15))
+
+/*
+ * With frame pointers, rbp points at the saved caller rbp and the return address sits just
+ * above it, pushed by `call`: exactly the shared frame-record layout.
+ */
+static enum puw_step x86_64_fp_step(const struct puw_walk *w, struct puw_frame *f,
+				    enum puw_stop *ret_stop)
+{
+	return puw_frame_record_step(w, f, ret_stop);
+}
+
+const struct puw_arch_ops puw_arch_x86_64_ops = {
+	.name = "x86_64",
+	.perf_regs_mask = X86_64_PERF_REGS_MASK,
+	.perf_to_dwarf = x86_64_perf_to_dwarf,
+	.n_perf_regs = X86_PERF_64_MAX,
+	.dwarf_pc = X86_DWARF_RA,
+	.dwarf_sp = X86_DWARF_RSP,
+	.dwarf_fp = X86_DWARF_RBP,
+	.dwarf_lr = -1,
+	.strip_ra = NULL, /* return addresses are stored as-is */
+	.fp_step = x86_64_fp_step,
+};

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The generic unwind driver: validates a request, seeds the innermost frame from the
+ * sample's registers, then steps frame by frame through the architecture backend until a
+ * step stops or the caller's buffer is full. Also the register conversion from the perf
+ * ABI to DWARF numbering, which is table-driven from the backend.
+ *
+ * Owns nothing and keeps no state: no allocation, no syscalls, no logging, so it can run on
+ * the sample path of any thread. Every PC emitted was either the interrupted IP or a return
+ * address that passed the module check (when the caller gave one).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "puw.h"
+#include "puw-internal.h"
+
+static const struct puw_arch_ops *const arch_ops[_PUW_ARCH_MAX] = {
+	[PUW_ARCH_X86_64] = &puw_arch_x86_64_ops,
+	[PUW_ARCH_AARCH64] = &puw_arch_aarch64_ops,
+};
+
+static const struct puw_arch_ops *arch_get(enum puw_arch arch)
+{
+	if ((unsigned)arch >= _PUW_ARCH_MAX)
+		return NULL;
+	return arch_ops[arch];
+}
+
+const char *puw_stop_name(enum puw_stop stop)
+{
+	static const char *const names[_PUW_STOP_MAX] = {
+		[PUW_STOP_END] = "end",
+		[PUW_STOP_NO_REGS] = "no-regs",
+		[PUW_STOP_STACK_EXHAUSTED] = "stack-exhausted",
+		[PUW_STOP_BAD_FP] = "bad-fp",
+		[PUW_STOP_BAD_PC] = "bad-pc",
+		[PUW_STOP_MAX_DEPTH] = "max-depth",
+		[PUW_STOP_NO_CFI] = "no-cfi",
+		[PUW_STOP_BAD_CFA] = "bad-cfa",
+	};
+
+	if ((unsigned)stop >= _PUW_STOP_MAX || !names[stop])
+		return "unknown";
+	return names[stop];
+}
+
+enum puw_arch puw_arch_host(void)
+{
+#if defined(__x86_64__)
+	return PUW_ARCH_X86_64;
+#elif defined(__aarch64__)
+	return PUW_ARCH_AARCH64;
+#else
+	/* Cross-architecture unwinding still works on other hosts; there is no host arch. */
+	return _PUW_ARCH_MAX;
+#endif
+}
+
+uint64_t puw_arch_perf_regs_mask(enum puw_arch arch)
+{
+	const struct puw_arch_ops *ops = arch_get(arch);
+
+	return ops ? ops->perf_regs_mask : 0;
+}
+
+int puw_regs_from_perf(enum puw_arch arch, uint64_t mask, const uint64_t *vals, size_t n,
+		       struct puw_regs *ret)
+{
+	const struct puw_arch_ops *ops = arch_get(arch);
+	struct puw_regs regs = {.valid = 0};
+	size_t i = 0;
+
+	if (!ops || !ret || (mask && !vals))
+		return -EINVAL;
+
+	/*
+	 * The kernel writes one u64 per set bit of sample_regs_user, lowest bit first
+	 * (perf_output_sample_regs() walks the mask with for_each_set_bit). A bit this
+	 * library has no DWARF slot for still consumes its value, to keep the order.
+	 */
+	for (unsigned bit = 0; bit < 64; bit++) {
+		int dwarf;
+
+		if (!(mask & (UINT64_C(1) << bit)))
+			continue;
+		if (i >= n)
+			return -EINVAL;
+		dwarf = bit < ops->n_perf_regs ? ops->perf_to_dwarf[bit] : -1;
+		if (dwarf >= 0 && dwarf < PUW_REGS_MAX) {
+			regs.r[dwarf] = vals[i];
+			regs.valid |= UINT64_C(1) << dwarf;
+		}
+		i++;
+	}
+
+	*ret = regs;
+	return 0;
+}
+
+bool puw_ra_in_module(const struct puw_walk *w, uint64_t ra)
+{
+	struct puw_module mod;
+
+	if (!w->req->find_module)
+		return true;
+	/*
+	 * A return address points just after the call instruction; the call itself is at
+	 * ra - 1 and below. Asking for ra - 1 keeps a call that ends its mapping (a noreturn
+	 * call as the last instruction of the text) inside the right module. ra != 0 here.
+	 */
+	return w->req->find_module(w->req->ctx, ra - 1, &mod) == 0;
+}
+
+enum puw_step puw_frame_record_step(const struct puw_walk *w, struct puw_frame *f,
+				    enum puw_stop *ret_stop)
+{
+	uint64_t next_fp, ra;
+
+	/*
+	 * The outermost frame clears its frame pointer (x86-64 _start: xor %ebp,%ebp; arm64
+	 * _start: mov x29, #0), so 0 is the regular end of the chain.
+	 */
+	if (f->fp == 0) {
+		*ret_stop = PUW_STOP_END;
+		return PUW_STEP_STOP;
+	}
+	/*
+	 * Frame records are 8-byte aligned on both ABIs (x86-64 pushes rbp onto the 16-byte
+	 * aligned call stack; AAPCS64 requires SP 16-byte aligned and records at SP offsets).
+	 * A caller's record lies above the callee's whole frame, so each record must start at
+	 * or above f->sp: the SP at the sample, then the callee's CFA (record + 16). Demanding
+	 * that makes the chain strictly grow toward the stack base, so the walk terminates.
+	 */
+	if ((f->fp & 7) != 0 || f->fp < f->sp) {
+		*ret_stop = PUW_STOP_BAD_FP;
+		return PUW_STEP_STOP;
+	}
+	if (!puw_stack_contains(w->req, f->fp, PUW_FRAME_RECORD_BYTES)) {
+		*ret_stop = PUW_STOP_STACK_EXHAUSTED;
+		return PUW_STEP_STOP;
+	}
+	if (!puw_stack_read_u64(w->req, f->fp, &next_fp) ||
+	    !puw_stack_read_u64(w->req, f->fp + 8, &ra)) {
+		*ret_stop = PUW_STOP_STACK_EXHAUSTED;
+		return PUW_STEP_STOP;
+	}
+	ra = w->arch->strip_ra ? w->arch->strip_ra(ra) : ra;
+	/* Some runtimes end the chain with a zero return address rather than a zero FP. */
+	if (ra == 0) {
+		*ret_stop = PUW_STOP_END;
+		return PUW_STEP_STOP;
+	}
+
+	/* The record is inside the copy, whose end does not wrap: fp + 16 cannot overflow. */
+	f->pc = ra;
+	f->sp = f->fp + PUW_FRAME_RECORD_BYTES;
+	f->fp = next_fp;
+	f->lr = 0;
+	f->lr_valid = false;
+	f->innermost = false;
+	return PUW_STEP_CALLER;
+}
+
+static bool regs_has(const struct puw_regs *regs, unsigned dwarf)
+{
+	return dwarf < PUW_REGS_MAX && (regs->valid & (UINT64_C(1) << dwarf));
+}
+
+/*
+ * One step from f to its caller, by whatever method the mode allows. This is where the CFI
+ * phase slots in: look the PC up in the module's CFI table, apply the row, and fall back
+ * to the FP step when no CFI covers the PC.
+ */
+static enum puw_step step_frame(const struct puw_walk *w, struct puw_frame *f,
+				enum puw_stop *ret_stop)
+{
+	switch (w->req->mode) {
+	case PUW_MODE_FP:
+	default:
+		return w->arch->fp_step(w, f, ret_stop);
+	}
+}
+
+static bool request_valid(const struct puw_request *req, const uint64_t *pcs, unsigned max)
+{
+	if (!req || !req->regs)
+		return false;
+	if (!arch_get(req->arch) || (unsigned)req->mode >= _PUW_MODE_MAX)
+		return false;
+	if (max > 0 && !pcs)
+		return false;
+	if (req->stack_size > 0 && !req->stack)
+		return false;
+	/* The copy's end must be representable, so bounds checks never wrap. */
+	if (req->stack_size > UINT64_MAX - req->stack_start)
+		return false;
+	return true;
+}
+
+int puw_unwind(const struct puw_request *req, uint64_t *pcs, unsigned max, enum puw_stop *ret_stop)
+{
+	struct puw_walk w;
+	struct puw_frame f = {.innermost = true};
+	const struct puw_regs *regs;
+	enum puw_stop stop;
+	unsigned n = 0;
+
+	if (!request_valid(req, pcs, max) || !ret_stop)
+		return -EINVAL;
+	/* The count is returned as an int. */
+	if (max > INT_MAX)
+		max = INT_MAX;
+	w.req = req;
+	w.arch = arch_get(req->arch);
+	regs = req->regs;
+
+	/* Without a PC there is nothing to report: a kernel thread, or REGS_USER missing. */
+	if (!regs_has(regs, w.arch->dwarf_pc)) {
+		*ret_stop = PUW_STOP_NO_REGS;
+		return 0;
+	}
+	f.pc = regs->r[w.arch->dwarf_pc];
+	if (n == max) {
+		*ret_stop = PUW_STOP_MAX_DEPTH;
+		return 0;
+	}
+	pcs[n++] = f.pc;
+
+	/* The PC alone is still worth reporting when the walk cannot start. */
+	if (!regs_has(regs, w.arch->dwarf_sp) || !regs_has(regs, w.arch->dwarf_fp)) {
+		*ret_stop = PUW_STOP_NO_REGS;
+		return n;
+	}
+	f.sp = regs->r[w.arch->dwarf_sp];
+	f.fp = regs->r[w.arch->dwarf_fp];
+	if (w.arch->dwarf_lr >= 0 && regs_has(regs, (unsigned)w.arch->dwarf_lr)) {
+		f.lr = regs->r[w.arch->dwarf_lr];
+		f.lr_valid = true;
+	}
+
+	for (;;) {
+		if (step_frame(&w, &f, &stop) == PUW_STEP_STOP)
+			break;
+		if (!puw_ra_in_module(&w, f.pc)) {
+			stop = PUW_STOP_BAD_PC;
+			break;
+		}
+		if (n == max) {
+			stop = PUW_STOP_MAX_DEPTH;
+			break;
+		}
+		pcs[n++] = f.pc;
+	}
+
+	*ret_stop = stop;
+	return n;
+}
