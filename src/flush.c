@@ -131,6 +131,9 @@ static void resolved_free(struct resolved *r, uint32_t n_mappings)
 
 static int resolve(struct flusher *f, const struct profile_window *w, struct resolved *r)
 {
+	uint32_t *first;
+	uint64_t n_slots;
+
 	r->bins = calloc(w->n_mappings + 1, sizeof(*r->bins));
 	r->names = calloc(w->n_locations + 1, sizeof(*r->names));
 	r->all_named = calloc(w->n_mappings + 1, sizeof(*r->all_named));
@@ -138,23 +141,36 @@ static int resolve(struct flusher *f, const struct profile_window *w, struct res
 	if (!r->bins || !r->names || !r->all_named || !r->owned)
 		return -ENOMEM;
 
+	/* Mappings of one file in many processes: open it once per window. */
+	n_slots = 16;
+	while (n_slots < 2 * (uint64_t)w->n_mappings)
+		n_slots *= 2;
+	first = calloc(n_slots, sizeof(*first));
+	if (!first)
+		return -ENOMEM;
 	for (uint32_t i = 0; i < w->n_mappings; i++) {
-		/* Mappings of one file in many processes: open it once per window. */
-		for (uint32_t k = 0; k < i && k < 4096; k++) {
-			const struct profile_mapping *a = &w->mappings[k], *b = &w->mappings[i];
+		const struct profile_mapping *m = &w->mappings[i];
+		uint64_t h = hash_u64(hash_u64(hash_u64(HASH_INIT, (uintptr_t)m->path), m->ino),
+				      ((uint64_t)m->maj << 32) | m->min);
+		uint64_t j = h & (n_slots - 1);
 
-			if (r->bins[k] && a->path == b->path && a->ino == b->ino &&
-			    a->maj == b->maj && a->min == b->min) {
-				r->bins[i] = r->bins[k];
+		for (; first[j]; j = (j + 1) & (n_slots - 1)) {
+			const struct profile_mapping *o = &w->mappings[first[j] - 1];
+
+			if (o->path == m->path && o->ino == m->ino && o->maj == m->maj &&
+			    o->min == m->min)
 				break;
-			}
 		}
-		if (!r->bins[i]) {
-			r->bins[i] = open_binary(f, &w->mappings[i]);
+		if (first[j]) {
+			r->bins[i] = r->bins[first[j] - 1];
+		} else {
+			first[j] = i + 1;
+			r->bins[i] = open_binary(f, m);
 			r->owned[i] = r->bins[i] != NULL;
 		}
 		r->all_named[i] = r->bins[i] != NULL;
 	}
+	free(first);
 	for (uint32_t i = 0; i < w->n_locations; i++) {
 		const struct profile_location *l = &w->locations[i];
 

@@ -48,7 +48,11 @@ int ring_peek(struct ring *r, uint64_t pos, const struct perf_event_header **ret
 
 	/* Headers are 8-aligned and the data size is a multiple of 8: a header never wraps. */
 	memcpy(&h, r->data + off, sizeof(h));
-	if (h.size < sizeof(h) || (h.size & 7) || h.size > r->head - pos)
+	/*
+	 * A record never exceeds the data area (the kernel keeps one byte free); checking it
+	 * keeps the wrapped copy below inside the data area even if data_head lies.
+	 */
+	if (h.size < sizeof(h) || (h.size & 7) || h.size > r->head - pos || h.size > r->data_size)
 		return -EBADMSG;
 
 	if (off + h.size <= r->data_size) {

@@ -603,14 +603,15 @@ static void test_laps(void)
 	uint64_t seq_w = 0, seq_r = 0, bytes = 0;
 	int bad = 0, wraps = 0;
 
-	fake_init(&f, DATA_SIZE, 0xfffffffffffff000ULL); /* positions overflow 2^64 too */
+	fake_init(&f, DATA_SIZE, (1ULL << 32) - 2 * DATA_SIZE); /* positions cross 2^32 */
 	while (bytes < 400 * DATA_SIZE) {
 		const struct perf_event_header *h;
 		uint64_t pos;
 		int n = 0, r;
 
 		for (;;) {
-			uint64_t words = 1 + rng() % (rng() % 8 ? 24 : 500);
+			uint64_t big = rng() % 8 == 0;
+			uint64_t words = 1 + rng() % (big ? 500 : 24);
 
 			rec_start(&w, PERF_RECORD_MAX + 4, (uint16_t)seq_w);
 			for (uint64_t i = 1; i < words; i++)
