@@ -44,8 +44,8 @@ uint64_t ring_snapshot(struct ring *r);
 /*
  * The record at position pos (tail <= pos < head of the last snapshot). Returns 0 and the
  * record in *ret, -EAGAIN when pos is at head, -EBADMSG when the header is impossible (size
- * below a header, not a multiple of 8, beyond head or larger than the data area): the ring is then unreadable and the
- * caller should skip to head with ring_consume(r, r->head).
+ * below a header, not a multiple of 8, beyond head or larger than the data area): the ring is
+ * then unreadable and the caller should skip to head with ring_consume(r, r->head).
  */
 int ring_peek(struct ring *r, uint64_t pos, const struct perf_event_header **ret);
 

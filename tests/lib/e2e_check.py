@@ -26,11 +26,11 @@ Global options:
   --summary-eq K=N     summary[K] == N (repeatable), e.g. lost=0
   --summary-min K=N    summary[K] >= N (repeatable)
   --summary-files-match  summary "files" equals the number of profiles read
-  --distinct LABEL     every group has exactly one value of LABEL, all different (e.g. tid)
   --no-type-check      do not require sample_type [samples/count, cpu/nanoseconds]
 
 Group options (after --select K=V, or --select all):
   --where K=V          one more label condition (repeatable)
+  --with-function F    only the samples with F in their stack (repeatable: all of them)
   --name NAME          how the group is called in messages
   --min-samples N      the group has at least N samples
   --max-samples N      ... and at most N (e.g. 0: no such samples at all)
@@ -44,6 +44,8 @@ Group options (after --select K=V, or --select all):
   --min-symbolized PCT share of samples whose leaf frame has a function name
   --same-label K=V     every sample of the group has label K=V
   --label-in K=V1,V2.. every sample of the group has one of these values of label K
+  --distinct-value L   the group has exactly one value of label L, and no other group with
+                       this option has the same value (e.g. tid for named threads)
   --top N              leaf functions listed (default 8)
 """
 
@@ -106,7 +108,6 @@ def global_parser():
     p.add_argument("--summary-eq", action="append", default=[])
     p.add_argument("--summary-min", action="append", default=[])
     p.add_argument("--summary-files-match", action="store_true")
-    p.add_argument("--distinct")
     p.add_argument("--no-type-check", action="store_true")
     return p
 
@@ -115,6 +116,7 @@ def group_parser():
     p = Parser(prog="e2e_check.py --select", add_help=False)
     p.add_argument("select")
     p.add_argument("--where", action="append", default=[])
+    p.add_argument("--with-function", action="append", default=[])
     p.add_argument("--name")
     p.add_argument("--min-samples", type=float)
     p.add_argument("--max-samples", type=float)
@@ -128,6 +130,7 @@ def group_parser():
     p.add_argument("--min-symbolized", type=float)
     p.add_argument("--same-label", action="append", default=[])
     p.add_argument("--label-in", action="append", default=[])
+    p.add_argument("--distinct-value", action="append", default=[])
     p.add_argument("--top", type=int, default=8)
     return p
 
@@ -262,12 +265,14 @@ def label_condition(text, what):
     return k, v
 
 
-def check_group(ga, samples, failures, groups_values, distinct):
+def check_group(ga, samples, failures, distinct_values):
     conds = [] if ga.select == "all" else [label_condition(ga.select, "--select")]
     conds += [label_condition(w, "--where") for w in ga.where]
-    desc = " ".join("%s=%s" % c for c in conds) or "all samples"
+    desc = " ".join(["%s=%s" % c for c in conds] + ["with %s" % f for f in ga.with_function])
+    desc = desc or "all samples"
     name = ga.name or desc
-    sel = [s for s in samples if all(s.labels.get(k) == v for k, v in conds)]
+    sel = [s for s in samples if all(s.labels.get(k) == v for k, v in conds)
+           and all(f in s.functions() for f in ga.with_function)]
     total = sum(s.weight for s in sel)
 
     def fail(msg):
@@ -301,8 +306,12 @@ def check_group(ga, samples, failures, groups_values, distinct):
                                                   sorted(values.items(), key=lambda x: -x[1]))))
         elif values:
             print("  %s: %d distinct values" % (label, len(values)))
-        if label == distinct:
-            groups_values.append((name, set(values)))
+        if label in ga.distinct_value:
+            distinct_values.append((label, name, set(values)))
+    for label in ga.distinct_value:
+        if label not in ("pid", "tid", "comm", "thread_name", "executable"):
+            values = {s.labels.get(label, "(none)") for s in sel}
+            distinct_values.append((label, name, values))
 
     if ga.chain:
         chains = [[f for f in c.split(",") if f] for c in ga.chain]
@@ -384,6 +393,22 @@ def check_group(ga, samples, failures, groups_values, distinct):
             fail("%d samples have %s not in {%s}: %s" % (n, k, ",".join(sorted(allowed)), shown))
 
 
+def check_distinct(distinct_values, failures):
+    """Each group that asked for it has one value of the label, unlike the other groups."""
+    seen = {}
+    for label, name, values in distinct_values:
+        print("%s of [%s]: %s" % (label, name, ",".join(sorted(values)) or "none"))
+        if len(values) != 1:
+            failures.append("[%s] %d values of %s, expected exactly one" % (name, len(values), label))
+            print("FAIL: [%s] %d values of %s, expected exactly one" % (name, len(values), label))
+            continue
+        v = next(iter(values))
+        if (label, v) in seen:
+            failures.append("[%s] and [%s] have the same %s %s" % (seen[label, v], name, label, v))
+            print("FAIL: [%s] and [%s] have the same %s %s" % (seen[label, v], name, label, v))
+        seen[label, v] = name
+
+
 def check_summary(args, nfiles, profile_total, failures):
     try:
         with open(args.summary, encoding="utf-8") as f:
@@ -449,22 +474,10 @@ def main(argv):
             print("FAIL: %d profiles, expected at least %d" % (len(profiles), args.min_files))
         if args.summary:
             check_summary(args, len(profiles), sum(s.weight for s in samples), failures)
-        groups_values = []
+        distinct_values = []
         for ga in groups:
-            check_group(ga, samples, failures, groups_values, args.distinct)
-        if args.distinct:
-            seen = {}
-            for name, values in groups_values:
-                if len(values) != 1:
-                    failures.append("[%s] %d values of %s, expected exactly one" %
-                                    (name, len(values), args.distinct))
-                    continue
-                v = next(iter(values))
-                if v in seen:
-                    failures.append("[%s] and [%s] share %s %s" % (seen[v], name, args.distinct, v))
-                seen[v] = name
-            print("distinct %s: %s" % (args.distinct, ", ".join(
-                "%s=%s" % (n, ",".join(sorted(v))) for n, v in groups_values)))
+            check_group(ga, samples, failures, distinct_values)
+        check_distinct(distinct_values, failures)
     except UsageError as e:
         print("e2e_check.py: %s" % e, file=sys.stderr)
         return 2

@@ -88,10 +88,10 @@ def threads_profile(dup_tid=False, cross=False, two_tids=False):
 
 
 def thread_args():
-    args = ["--distinct", "tid"]
+    args = ["--select", "pid=200", "--min-samples", "150"]
     for t in "abc":
         args += ["--select", "thread_name=worker-" + t, "--min-samples", "50",
-                 "--min-leaf-share", "spin_worker_%s=99" % t]
+                 "--distinct-value", "tid", "--min-leaf-share", "spin_worker_%s=99" % t]
         for o in "abc":
             if o != t:
                 args += ["--absent", "spin_worker_" + o]
@@ -145,11 +145,18 @@ CASES = [
     ("comm truncated to 15 characters",
      [profile([sample(["main", "f"], comm="workload-exitst")])], None,
      ["--select", "comm=workload-exitstatus", "--min-samples", "1"], 0, "all checks passed"),
+    ("with-function selects by stack", [profile(shares() + shares(pid="300"))], None,
+     ["--select", "all", "--with-function", "burn_b", "--min-samples", "60",
+      "--max-samples", "60"], 0, "all checks passed"),
+    ("with-function: cross-attributed", [profile(shares() + [sample(
+        CHAIN + ["burn_b", "spin_beta"], exe="/opt/wl/other")])], None,
+     ["--select", "all", "--with-function", "spin_beta", "--same-label", "executable=" + EXE],
+     1, "1 samples have executable not in {/opt/wl/workload-shares}"),
     ("absent function present", [profile(shares())], None,
      ["--select", "pid=100", "--absent", "burn_b"], 1, "30 samples have burn_b in their stack"),
     ("threads pass", threads_profile(), None, thread_args(), 0, "all checks passed"),
     ("threads: two threads share a tid", threads_profile(dup_tid=True), None, thread_args(), 1,
-     "share tid 201"),
+     "have the same tid 201"),
     ("threads: a thread has two tids", threads_profile(two_tids=True), None, thread_args(), 1,
      "2 values of tid, expected exactly one"),
     ("threads: cross-attributed function", threads_profile(cross=True), None, thread_args(), 1,
