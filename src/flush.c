@@ -22,6 +22,7 @@
 #include "flush.h"
 #include "log.h"
 #include "pprof.h"
+#include "puw.h"
 #include "symbolize.h"
 #include "util.h"
 
@@ -53,6 +54,7 @@ struct flusher {
 	uint32_t n_hot;
 	uint32_t *pids;
 	struct flush_summary sum;
+	char marker_names[_PUW_STOP_MAX][40]; /* "[unwind: <stop reason>]" */
 };
 
 /* Per-window working state, rebuilt for every window. */
@@ -176,7 +178,9 @@ static int resolve(struct flusher *f, const struct profile_window *w, struct res
 
 		if (l->map == PROFILE_MAP_KERNEL) {
 			r->names[i] = f->ksyms ? ksyms_lookup(f->ksyms, l->addr, NULL) : NULL;
-		} else if (l->map != PROFILE_MAP_NONE && r->bins[l->map]) {
+		} else if (l->map == PROFILE_MAP_MARKER) {
+			r->names[i] = l->addr < _PUW_STOP_MAX ? f->marker_names[l->addr] : NULL;
+		} else if (l->map < w->n_mappings && r->bins[l->map]) {
 			const struct profile_mapping *m = &w->mappings[l->map];
 
 			r->names[i] = sym_binary_lookup(r->bins[l->map], l->addr - m->start + m->pgoff,
@@ -261,8 +265,8 @@ static int encode(struct flusher *f, const struct profile_window *w, const struc
 		const struct profile_location *l = &w->locations[i];
 		struct pprof_line line = { 0 };
 		uint64_t map_id = l->map == PROFILE_MAP_KERNEL ? kernel_id
-				  : l->map == PROFILE_MAP_NONE ? 0
-							       : l->map + 1;
+				  : l->map < w->n_mappings ? l->map + 1
+							   : 0; /* unknown, or a marker */
 		int64_t id;
 
 		if (r->names[i]) {
@@ -453,6 +457,9 @@ int flusher_new(const struct flush_config *c, struct profile_window *spare, stru
 		return -ENOMEM;
 	f->cfg = *c;
 	f->spare = spare;
+	for (int i = 0; i < _PUW_STOP_MAX; i++)
+		snprintf(f->marker_names[i], sizeof(f->marker_names[i]), "[unwind: %s]",
+			 puw_stop_name(i));
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
 	f->syms = symcache_new(SYMCACHE_BYTES);

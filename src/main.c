@@ -46,6 +46,8 @@ struct options {
 	uint32_t stack_size;
 	uint64_t ring_bytes;
 	bool want_cycles;
+	enum puw_mode unwind_mode;
+	bool unwind_markers;
 	bool check_perf;
 	const char *summary_json;
 	char **cmd;
@@ -72,7 +74,10 @@ static void usage(FILE *out)
 		"                             below 65536 (default %d)\n"
 		"      --ring-size BYTES      perf ring per CPU, a power of two (default: sized\n"
 		"                             from the frequency and stack size)\n"
-		"      --unwind MODE          fp: frame pointers (default fp)\n"
+		"      --unwind MODE          auto: DWARF CFI, frame pointers where no CFI covers\n"
+		"                             the code (default); fp: frame pointers only\n"
+		"      --unwind-markers       end each truncated stack with a frame naming why\n"
+		"                             it stopped, e.g. [unwind: no-cfi]\n"
 		"\n"
 		"Output:\n"
 		"  -o, --output-dir DIR       where the .pb.gz profiles go (default %s)\n"
@@ -115,6 +120,7 @@ enum {
 	OPT_RING_SIZE,
 	OPT_EVENT,
 	OPT_UNWIND,
+	OPT_UNWIND_MARKERS,
 	OPT_SUMMARY_JSON,
 	OPT_CHECK_PERF,
 	OPT_LOG_LEVEL,
@@ -133,6 +139,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "ring-size", required_argument, NULL, OPT_RING_SIZE },
 		{ "event", required_argument, NULL, OPT_EVENT },
 		{ "unwind", required_argument, NULL, OPT_UNWIND },
+		{ "unwind-markers", no_argument, NULL, OPT_UNWIND_MARKERS },
 		{ "summary-json", required_argument, NULL, OPT_SUMMARY_JSON },
 		{ "check-perf", no_argument, NULL, OPT_CHECK_PERF },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
@@ -148,6 +155,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		.interval_s = DEFAULT_INTERVAL_S,
 		.output_dir = DEFAULT_OUTPUT_DIR,
 		.stack_size = DEFAULT_STACK_SIZE,
+		.unwind_mode = PUW_MODE_AUTO,
 	};
 	/* '+': stop at the first non-option, so "-- cmd -x" and "cmd -x" keep cmd's options. */
 	while ((c = getopt_long(argc, argv, "+F:i:d:o:p:hV", longopts, NULL)) >= 0) {
@@ -209,10 +217,17 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			break;
 		case OPT_UNWIND:
-			if (strcmp(optarg, "fp") != 0) {
-				log_error("--unwind %s: expected fp", optarg);
+			if (strcmp(optarg, "auto") == 0)
+				o->unwind_mode = PUW_MODE_AUTO;
+			else if (strcmp(optarg, "fp") == 0)
+				o->unwind_mode = PUW_MODE_FP;
+			else {
+				log_error("--unwind %s: expected auto or fp", optarg);
 				return -EINVAL;
 			}
+			break;
+		case OPT_UNWIND_MARKERS:
+			o->unwind_markers = true;
 			break;
 		case OPT_SUMMARY_JSON:
 			o->summary_json = optarg;
@@ -306,6 +321,8 @@ struct run_result {
 	uint64_t procs_seen;
 	int n_cpus;
 	const char *event;
+	struct sampler_binary_stops bstops[HOTTEST_SHOWN];
+	size_t n_bstops;
 };
 
 static void print_summary(const struct options *o, const struct run_result *rr)
@@ -334,6 +351,27 @@ static void print_summary(const struct options *o, const struct run_result *rr)
 		n += snprintf(line + n, sizeof(line) - n, "; %" PRIu64 " kernel-only samples",
 			      st->kernel_only);
 	log_info("%s", line);
+	if (o->unwind_mode != PUW_MODE_FP)
+		log_info("caller frames: %" PRIu64 " by CFI, %" PRIu64 " by frame pointers (%" PRIu64
+			 " where no CFI covered the code), %" PRIu64 " signal frames; CFI of %" PRIu64
+			 " binaries in %" PRIu64 " KiB (%" PRIu64 " without usable CFI)",
+			 st->unwind.steps_cfi, st->unwind.steps_fp, st->unwind.steps_fp_fallback,
+			 st->unwind.steps_signal, st->cfi_loaded, st->cfi_bytes / 1024,
+			 st->cfi_failed);
+	n = 0;
+	line[0] = '\0';
+	for (size_t i = 0; i < rr->n_bstops && n < sizeof(line); i++) {
+		const struct sampler_binary_stops *b = &rr->bstops[i];
+		int worst = 0;
+
+		for (int k = 1; k < _PUW_STOP_MAX; k++)
+			if (b->stop[k] > b->stop[worst])
+				worst = k;
+		n += snprintf(line + n, sizeof(line) - n, "%s%s %" PRIu64 " (mostly %s)",
+			      i ? ", " : "", b->path, b->total, puw_stop_name(worst));
+	}
+	if (rr->n_bstops)
+		log_info("stacks cut short, by binary of the last frame: %s", line);
 	n = 0;
 	line[0] = '\0';
 	for (size_t i = 0; i < rr->n_hot && n < sizeof(line); i++)
@@ -381,6 +419,34 @@ static int write_summary_json(const char *path, const struct options *o,
 	json_object_set_new(root, "binaries_failed",
 			    json_integer((json_int_t)rr->fs.binaries_failed));
 	json_object_set_new(root, "stop_reasons", stops);
+	json_object_set_new(root, "unwind",
+			    json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "mode",
+				      o->unwind_mode == PUW_MODE_FP ? "fp" : "auto", "frames_cfi",
+				      (json_int_t)rr->st.unwind.steps_cfi, "frames_fp",
+				      (json_int_t)rr->st.unwind.steps_fp, "frames_fp_fallback",
+				      (json_int_t)rr->st.unwind.steps_fp_fallback, "signal_frames",
+				      (json_int_t)rr->st.unwind.steps_signal, "cfi_loaded",
+				      (json_int_t)rr->st.cfi_loaded, "cfi_failed",
+				      (json_int_t)rr->st.cfi_failed, "cfi_refused",
+				      (json_int_t)rr->st.cfi_refused, "cfi_bytes",
+				      (json_int_t)rr->st.cfi_bytes));
+	{
+		json_t *bs = json_array();
+
+		for (size_t i = 0; i < rr->n_bstops; i++) {
+			json_t *reasons = json_object();
+
+			for (int k = 0; k < _PUW_STOP_MAX; k++)
+				if (rr->bstops[i].stop[k])
+					json_object_set_new(reasons, puw_stop_name(k),
+							    json_integer((json_int_t)rr->bstops[i].stop[k]));
+			json_array_append_new(bs, json_pack("{s:s, s:I, s:o}", "binary",
+							    rr->bstops[i].path, "truncated",
+							    (json_int_t)rr->bstops[i].total,
+							    "reasons", reasons));
+		}
+		json_object_set_new(root, "stops_by_binary", bs);
+	}
 	json_object_set_new(root, "hottest", hot);
 	if (json_dump_file(root, path, JSON_INDENT(2)) < 0)
 		r = log_error_errno(-EIO, "write the summary to %s", path);
@@ -439,7 +505,8 @@ int main(int argc, char **argv)
 		.stack_size = o.stack_size,
 		.ring_bytes = o.ring_bytes,
 		.want_cycles = o.want_cycles,
-		.unwind_mode = PUW_MODE_FP,
+		.unwind_mode = o.unwind_mode,
+		.unwind_markers = o.unwind_markers,
 		.pids = o.n_pids ? o.pids : NULL,
 		.n_pids = o.n_pids,
 		.cmd_pid = child,
@@ -579,6 +646,7 @@ int main(int argc, char **argv)
 	rr.procs_seen = sampler_procs_seen(s);
 	rr.n_cpus = sampler_n_cpus(s);
 	rr.event = sampler_event_name(s);
+	rr.n_bstops = sampler_binary_stops(s, rr.bstops, HOTTEST_SHOWN);
 	print_summary(&o, &rr);
 	ret = 0;
 	if (o.summary_json && write_summary_json(o.summary_json, &o, &rr) < 0)

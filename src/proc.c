@@ -37,6 +37,8 @@ struct proc_table {
 	uint32_t max_procs, max_threads;
 	struct strtab *paths;
 	struct proc_table_stats stats;
+	const struct proc_binary_ops *bin_ops;
+	void *bin_ctx;
 };
 
 struct proc_table *proc_table_new(uint32_t max_procs, uint32_t max_threads)
@@ -55,10 +57,43 @@ struct proc_table *proc_table_new(uint32_t max_procs, uint32_t max_threads)
 	return t;
 }
 
-static void proc_free(struct proc *p)
+void proc_table_set_binary_ops(struct proc_table *t, const struct proc_binary_ops *ops,
+			       void *ctx)
+{
+	t->bin_ops = ops;
+	t->bin_ctx = ctx;
+}
+
+static void mapping_hold(struct proc_table *t, struct proc_mapping *m, uint32_t pid, bool first)
+{
+	if (!t->bin_ops)
+		return;
+	/* A copy (fork, split) holds the same handle again; a new mapping looks its file up. */
+	if (first)
+		m->bin = t->bin_ops->ref(t->bin_ctx, pid, m->path, m->maj, m->min, m->ino);
+	else if (m->bin)
+		m->bin = t->bin_ops->ref(t->bin_ctx, pid, m->path, m->maj, m->min, m->ino);
+}
+
+static void mapping_release(struct proc_table *t, struct proc_mapping *m)
+{
+	if (t->bin_ops && m->bin)
+		t->bin_ops->unref(t->bin_ctx, m->bin);
+	m->bin = NULL;
+}
+
+static void maps_clear(struct proc_table *t, struct proc *p)
+{
+	for (uint32_t i = 0; i < p->n_maps; i++)
+		mapping_release(t, &p->maps[i]);
+	p->n_maps = 0;
+}
+
+static void proc_free(struct proc_table *t, struct proc *p)
 {
 	if (!p)
 		return;
+	maps_clear(t, p);
 	free(p->maps);
 	free(p);
 }
@@ -72,7 +107,7 @@ void proc_table_free(struct proc_table *t)
 			struct proc *p = t->procs[i];
 
 			t->procs[i] = p->hash_next;
-			proc_free(p);
+			proc_free(t, p);
 		}
 	for (size_t i = 0; i < THREAD_BUCKETS; i++)
 		while (t->threads[i]) {
@@ -112,7 +147,7 @@ static void proc_remove(struct proc_table *t, uint32_t pid)
 	if (!p)
 		return;
 	*pp = p->hash_next;
-	proc_free(p);
+	proc_free(t, p);
 	t->stats.procs--;
 }
 
@@ -248,11 +283,19 @@ static int proc_add_mapping(struct proc_table *t, struct proc *p, const struct p
 		t->stats.maps_dropped++;
 		return -E2BIG;
 	}
+	/* The pieces left of a replaced mapping keep its file: hold it again for each. */
+	if (has_left)
+		mapping_hold(t, &left, p->pid, false);
+	if (has_right)
+		mapping_hold(t, &right, p->pid, false);
+	for (uint32_t k = i; k < j; k++)
+		mapping_release(t, &p->maps[k]);
 	memmove(&p->maps[i + n_keep], &p->maps[j], (p->n_maps - j) * sizeof(*p->maps));
 	p->n_maps = p->n_maps - (j - i) + n_keep;
 	if (has_left)
 		p->maps[i++] = left;
-	p->maps[i++] = *m;
+	p->maps[i] = *m;
+	mapping_hold(t, &p->maps[i++], p->pid, true);
 	if (has_right)
 		p->maps[i] = right;
 	return 0;
@@ -307,7 +350,7 @@ void proc_table_comm(struct proc_table *t, uint32_t pid, uint32_t tid, const cha
 			p = proc_create(t, pid);
 		if (!p)
 			return;
-		p->n_maps = 0;
+		maps_clear(t, p);
 		p->exe = NULL;
 		p->exe_pending = true;
 	}
@@ -343,6 +386,8 @@ void proc_table_fork(struct proc_table *t, uint32_t pid, uint32_t ppid, uint32_t
 	if (parent->n_maps && maps_reserve(p, parent->n_maps) == 0) {
 		memcpy(p->maps, parent->maps, parent->n_maps * sizeof(*p->maps));
 		p->n_maps = parent->n_maps;
+		for (uint32_t i = 0; i < p->n_maps; i++)
+			mapping_hold(t, &p->maps[i], pid, false);
 	}
 }
 

@@ -28,6 +28,7 @@ struct proc_mapping {
 	uint64_t ino;
 	uint32_t maj, min;
 	const char *path; /* interned; pseudo names like "[vdso]" kept as is */
+	void *bin;        /* the binary's handle from proc_binary_ops.ref, may be NULL */
 };
 
 struct proc {
@@ -52,7 +53,20 @@ struct proc_table_stats {
 
 struct proc_table;
 
+/*
+ * Optional per-file handles: every mapping holds a reference on the handle of its file,
+ * taken when the mapping appears (also when fork copies it or a split duplicates it) and
+ * dropped when it goes (replaced, exec, exit). The unwinder's CFI store lives behind this.
+ */
+struct proc_binary_ops {
+	void *(*ref)(void *ctx, uint32_t pid, const char *path, uint32_t maj, uint32_t min,
+		     uint64_t ino);
+	void (*unref)(void *ctx, void *bin);
+};
+
 struct proc_table *proc_table_new(uint32_t max_procs, uint32_t max_threads);
+void proc_table_set_binary_ops(struct proc_table *t, const struct proc_binary_ops *ops,
+			       void *ctx);
 void proc_table_free(struct proc_table *t);
 void proc_table_get_stats(const struct proc_table *t, struct proc_table_stats *ret);
 

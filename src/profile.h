@@ -20,6 +20,7 @@
 
 #define PROFILE_MAP_NONE UINT32_MAX         /* address outside every known mapping */
 #define PROFILE_MAP_KERNEL (UINT32_MAX - 1) /* kernel address */
+#define PROFILE_MAP_MARKER (UINT32_MAX - 2) /* not an address: addr is an enum puw_stop */
 
 struct profile_limits {
 	uint32_t max_series;

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cfistore.h"
 #include "log.h"
 #include "proc.h"
 #include "record.h"
@@ -45,6 +46,9 @@
 #define MAX_USER_FRAMES 512
 #define MAX_KERNEL_FRAMES 128 /* the kernel's default perf_event_max_stack is 127 */
 #define SCRATCH_BYTES (65536 + 64)
+#define CFI_MAX_BYTES (256u << 20)
+#define CFI_MAX_BINARIES 16384
+#define STOP_BINARIES 4096 /* binaries whose truncated unwinds are counted (power of two) */
 
 struct cpu_ring {
 	int cpu;
@@ -75,14 +79,33 @@ struct sampler {
 	size_t n_fds, cap_fds;
 
 	struct proc_table *procs;
+	struct cfistore *cfis; /* NULL in frame-pointer mode */
 	struct sampler_stats stats;
+	struct sampler_binary_stops *stops_by_bin; /* open addressing by path pointer */
+	uint32_t n_stops_by_bin;
 
 	/* per-round and per-sample scratch, allocated once */
 	struct pending *pending;
 	struct pending *merged;
 	uint32_t *run_begin, *run_end;
 	uint64_t pcs[MAX_USER_FRAMES];
-	uint32_t locs[MAX_USER_FRAMES + MAX_KERNEL_FRAMES];
+	uint32_t locs[MAX_USER_FRAMES + MAX_KERNEL_FRAMES + 1];
+};
+
+static void *binary_ref(void *ctx, uint32_t pid, const char *path, uint32_t maj, uint32_t min,
+			uint64_t ino)
+{
+	return cfistore_ref(ctx, pid, path, maj, min, ino);
+}
+
+static void binary_unref(void *ctx, void *bin)
+{
+	cfistore_unref(ctx, bin);
+}
+
+static const struct proc_binary_ops binary_ops = {
+	.ref = binary_ref,
+	.unref = binary_unref,
 };
 
 static long perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group_fd,
@@ -413,9 +436,19 @@ int sampler_open(const struct sampler_config *c, struct sampler **ret)
 	s->run_begin = calloc(s->n_cpus, sizeof(uint32_t));
 	s->run_end = calloc(s->n_cpus, sizeof(uint32_t));
 	s->procs = proc_table_new(65536, 1u << 20);
-	if (!s->rings || !s->pending || !s->merged || !s->run_begin || !s->run_end || !s->procs) {
+	s->stops_by_bin = calloc(STOP_BINARIES, sizeof(*s->stops_by_bin));
+	if (!s->rings || !s->pending || !s->merged || !s->run_begin || !s->run_end || !s->procs ||
+	    !s->stops_by_bin) {
 		r = -ENOMEM;
 		goto fail;
+	}
+	if (c->unwind_mode != PUW_MODE_FP) {
+		s->cfis = cfistore_new(s->arch, CFI_MAX_BYTES, CFI_MAX_BINARIES);
+		if (!s->cfis) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		proc_table_set_binary_ops(s->procs, &binary_ops, s->cfis);
 	}
 	for (int i = 0; i < s->n_cpus; i++) {
 		s->rings[i].cpu = s->cpus[i];
@@ -483,7 +516,10 @@ void sampler_free(struct sampler *s)
 	free(s->merged);
 	free(s->run_begin);
 	free(s->run_end);
+	/* Mappings hold references into the CFI store: the table goes first. */
 	proc_table_free(s->procs);
+	cfistore_free(s->cfis);
+	free(s->stops_by_bin);
 	free(s);
 }
 
@@ -548,6 +584,63 @@ bool sampler_targets_gone(struct sampler *s)
 void sampler_get_stats(const struct sampler *s, struct sampler_stats *ret)
 {
 	*ret = s->stats;
+	if (s->cfis) {
+		struct cfistore_stats cs;
+
+		cfistore_get_stats(s->cfis, &cs);
+		ret->cfi_binaries = cs.binaries;
+		ret->cfi_loaded = cs.loaded;
+		ret->cfi_failed = cs.failed;
+		ret->cfi_refused = cs.refused;
+		ret->cfi_bytes = cs.bytes;
+	}
+}
+
+static int binary_stops_cmp(const void *a, const void *b)
+{
+	const struct sampler_binary_stops *x = a, *y = b;
+
+	if (x->total != y->total)
+		return x->total < y->total ? 1 : -1;
+	return strcmp(x->path, y->path);
+}
+
+size_t sampler_binary_stops(const struct sampler *s, struct sampler_binary_stops *ret,
+			    size_t max)
+{
+	struct sampler_binary_stops *all = malloc(STOP_BINARIES * sizeof(*all));
+	size_t n = 0;
+
+	if (!all)
+		return 0;
+	for (uint32_t i = 0; i < STOP_BINARIES; i++)
+		if (s->stops_by_bin[i].path && s->stops_by_bin[i].total)
+			all[n++] = s->stops_by_bin[i];
+	qsort(all, n, sizeof(*all), binary_stops_cmp);
+	if (n > max)
+		n = max;
+	memcpy(ret, all, n * sizeof(*all));
+	free(all);
+	return n;
+}
+
+/* Counts a truncated unwind against the binary of its last frame. */
+static void count_binary_stop(struct sampler *s, const char *path, enum puw_stop stop)
+{
+	uint32_t j = (uint32_t)hash_u64(HASH_INIT, (uintptr_t)path) & (STOP_BINARIES - 1);
+
+	for (; s->stops_by_bin[j].path; j = (j + 1) & (STOP_BINARIES - 1))
+		if (s->stops_by_bin[j].path == path)
+			break;
+	if (!s->stops_by_bin[j].path) {
+		/* Keep the table at most half full: past that, the rest share one entry. */
+		if (s->n_stops_by_bin + 1 >= STOP_BINARIES / 2)
+			return count_binary_stop(s, "[other binaries]", stop);
+		s->stops_by_bin[j].path = path;
+		s->n_stops_by_bin++;
+	}
+	s->stops_by_bin[j].stop[stop]++;
+	s->stops_by_bin[j].total++;
 }
 
 const char *sampler_event_name(const struct sampler *s)
@@ -583,6 +676,10 @@ static int find_module(void *ctx, uint64_t pc, struct puw_module *ret)
 		return -ENOENT;
 	ret->start = m->start;
 	ret->end = m->end;
+	ret->cfi = NULL;
+	ret->bias = 0;
+	if (m->bin)
+		(void)cfi_binary_table(m->bin, m->start, m->pgoff, &ret->cfi, &ret->bias);
 	return 0;
 }
 
@@ -672,6 +769,7 @@ static void handle_sample(struct sampler *s, const struct perf_event_header *h,
 				.stack_size = rs.stack ? rs.stack_size : 0,
 				.find_module = find_module,
 				.ctx = &fc,
+				.stats = &s->stats.unwind,
 			};
 			got = puw_unwind(&req, s->pcs, MAX_USER_FRAMES, &stop);
 		}
@@ -681,11 +779,23 @@ static void handle_sample(struct sampler *s, const struct perf_event_header *h,
 		}
 		s->stats.stop[stop]++;
 		s->stats.user_frames += got;
+		if (stop != PUW_STOP_END && got > 0) {
+			const struct proc_mapping *m = p ? proc_find_mapping(p, s->pcs[got - 1]) : NULL;
+
+			count_binary_stop(s, m ? m->path : "[unknown]", stop);
+		}
 		/* Every PC but an interrupted user IP is a return address: point into the call. */
 		for (int i = 0; i < got && n < ARRAY_SIZE(s->locs); i++) {
 			bool caller = i > 0 || in_kernel;
 
 			idx = user_location(w, p, s->pcs[i], caller ? s->pcs[i] - 1 : s->pcs[i]);
+			if (idx < 0)
+				goto full;
+			s->locs[n++] = (uint32_t)idx;
+		}
+		/* The outermost frame says why the stack ends here, for flame graphs. */
+		if (s->cfg.unwind_markers && stop != PUW_STOP_END) {
+			idx = profile_window_location(w, PROFILE_MAP_MARKER, stop);
 			if (idx < 0)
 				goto full;
 			s->locs[n++] = (uint32_t)idx;

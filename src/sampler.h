@@ -28,6 +28,7 @@ struct sampler_config {
 	uint64_t ring_bytes;   /* data area per CPU; 0 = sized from frequency and stack size */
 	bool want_cycles;      /* hardware cycles where they exist, else cpu-clock */
 	enum puw_mode unwind_mode;
+	bool unwind_markers;   /* end truncated stacks with a "[unwind: <reason>]" frame */
 	const uint32_t *pids;  /* profile these processes; NULL = the whole machine */
 	size_t n_pids;
 	pid_t cmd_pid;         /* a stopped child to profile from its exec on (0 = none) */
@@ -44,6 +45,16 @@ struct sampler_stats {
 	uint64_t user_frames;
 	uint64_t stop[_PUW_STOP_MAX];
 	uint64_t rounds;
+	struct puw_stats unwind;   /* frames by method: CFI, frame pointers, FP fallback */
+	uint64_t cfi_binaries;     /* binaries with compiled CFI in the store now */
+	uint64_t cfi_loaded, cfi_failed, cfi_refused, cfi_bytes;
+};
+
+/* Truncated unwinds of one binary: where user stacks stopped short of the outermost frame. */
+struct sampler_binary_stops {
+	const char *path;
+	uint64_t total;           /* stops other than PUW_STOP_END */
+	uint64_t stop[_PUW_STOP_MAX];
 };
 
 struct sampler;
@@ -69,6 +80,9 @@ int sampler_drain(struct sampler *s, struct profile_window *w, bool final);
 bool sampler_targets_gone(struct sampler *s);
 
 void sampler_get_stats(const struct sampler *s, struct sampler_stats *ret);
+/* The binaries where most unwinds stopped early, most first; returns how many. */
+size_t sampler_binary_stops(const struct sampler *s, struct sampler_binary_stops *ret,
+			    size_t max);
 /* Name of the event in use: "cpu-clock" or "cycles". */
 const char *sampler_event_name(const struct sampler *s);
 uint64_t sampler_procs_seen(const struct sampler *s);

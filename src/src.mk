@@ -11,6 +11,8 @@ src_libperfagent_a_SOURCES = \
 	src/maps.c src/maps.h \
 	src/pprof.c src/pprof.h \
 	src/symbolize.c src/symbolize.h \
+	src/elfcfi.c src/elfcfi.h \
+	src/cfistore.c src/cfistore.h \
 	src/record.c src/record.h \
 	src/ring.c src/ring.h \
 	src/proc.c src/proc.h \

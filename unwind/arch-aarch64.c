@@ -3,7 +3,7 @@
  * arm64 backend: perf <-> DWARF register numbering, the registers to request,
  * pointer-authentication stripping, and the frame-pointer step over AAPCS64 frame records
  * (x29 points at {saved x29, saved x30}), including the leaf case where the caller is still
- * only in the link register.
+ * only in the link register; the registers CFI tables keep, and the kernel's signal frame.
  *
  * Stateless tables and pure functions; safe from any thread, and usable on any host: an
  * arm64 sample is unwound the same on an x86-64 machine.
@@ -12,6 +12,7 @@
 
 #include "puw.h"
 #include "puw-internal.h"
+#include "cfi-step.h"
 
 /*
  * Perf register numbers, arch/arm64/include/uapi/asm/perf_regs.h: X0..X30 = 0..30,
@@ -111,6 +112,77 @@ static enum puw_step aarch64_fp_step(const struct puw_walk *w, struct puw_frame 
 	return puw_frame_record_step(w, f, ret_stop);
 }
 
+/*
+ * CFI keeps x19..x28 (AAPCS64 callee-saved), x29 (frame pointer, often a caller's CFA base)
+ * and x30, the return-address column. The table order is the DWARF order.
+ */
+static const uint8_t aarch64_kept_regs[] = {19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30};
+
+#define AARCH64_CALLEE_SAVED (((BIT(A64_DWARF_FP + 1) - 1) & ~(BIT(19) - 1)))
+
+/*
+ * The kernel's arm64 rt_sigframe (arch/arm64/kernel/signal.c) is {struct siginfo info (128
+ * bytes), struct ucontext uc}, and the handler runs with sp at the frame, returning to
+ * __kernel_rt_sigreturn in the vDSO with sp unchanged. In uc (uapi asm/ucontext.h):
+ * uc_flags, uc_link, 24-byte stack_t, the 8-byte kernel sigset_t padded to 128 bytes, then
+ * struct sigcontext aligned to 16, at 176: fault_address, regs[31], sp, pc, pstate. So
+ * x0 is at sp + 128 + 176 + 8 = 312, sp at 560 and pc at 568.
+ */
+#define AARCH64_SIGFRAME_REGS 312
+
+static enum puw_step aarch64_sigframe_step(const struct puw_walk *w, struct puw_frame *f,
+					   enum puw_stop *ret_stop)
+{
+	uint64_t base = f->sp + AARCH64_SIGFRAME_REGS;
+	struct puw_regs regs = {.valid = 0};
+
+	if (base < f->sp) {
+		*ret_stop = PUW_STOP_STACK_EXHAUSTED;
+		return PUW_STEP_STOP;
+	}
+	/* x0..x30, sp, pc: DWARF 0..32, in this order. */
+	for (unsigned i = 0; i <= A64_DWARF_PC; i++) {
+		uint64_t v;
+
+		if (!puw_stack_read_u64(w->req, base + 8 * i, &v)) {
+			*ret_stop = PUW_STOP_STACK_EXHAUSTED;
+			return PUW_STEP_STOP;
+		}
+		puw_regs_set(&regs, i, v);
+	}
+	/* The frame lies below the interrupted sp, unless the handler ran on a sigaltstack. */
+	if (regs.r[A64_DWARF_SP] <= f->sp) {
+		*ret_stop = PUW_STOP_BAD_CFA;
+		return PUW_STEP_STOP;
+	}
+	f->regs = regs;
+	f->pc = regs.r[A64_DWARF_PC];
+	f->sp = regs.r[A64_DWARF_SP];
+	f->fp = regs.r[A64_DWARF_FP];
+	f->lr = regs.r[A64_DWARF_LR];
+	f->lr_valid = true;
+	f->innermost = true;
+	return PUW_STEP_CALLER;
+}
+
+static const struct cfi_step_arch aarch64_cfi = {
+	.kept = {19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30},
+	.n_kept = sizeof(aarch64_kept_regs),
+	.sp = A64_DWARF_SP,
+	.fp = A64_DWARF_FP,
+	.pc = A64_DWARF_PC,
+	.ra_col = A64_DWARF_LR,
+	.callee_saved = AARCH64_CALLEE_SAVED,
+	.strip_ra = aarch64_strip_ra,
+};
+
+static bool aarch64_cfi_walk(const struct puw_walk *w, struct puw_frame *f, uint64_t *pcs,
+				   unsigned *n, unsigned max, enum puw_stop *ret_stop,
+				   struct puw_stats *st)
+{
+	return cfi_walk_inline(w, f, pcs, n, max, ret_stop, st, &aarch64_cfi);
+}
+
 const struct puw_arch_ops puw_arch_aarch64_ops = {
 	.name = "aarch64",
 	.perf_regs_mask = AARCH64_PERF_REGS_MASK,
@@ -122,4 +194,11 @@ const struct puw_arch_ops puw_arch_aarch64_ops = {
 	.dwarf_lr = A64_DWARF_LR,
 	.strip_ra = aarch64_strip_ra,
 	.fp_step = aarch64_fp_step,
+	.ra_col = A64_DWARF_LR,
+	.kept_regs = aarch64_kept_regs,
+	.n_kept = sizeof(aarch64_kept_regs),
+	.callee_saved = AARCH64_CALLEE_SAVED,
+	.sigframe_step = aarch64_sigframe_step,
+	.sigreturn_lead = 4, /* the kernel puts a nop before __kernel_rt_sigreturn */
+	.cfi_walk = aarch64_cfi_walk,
 };

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * x86-64 backend: perf <-> DWARF register numbering, the registers to request, and the
- * frame-pointer step (System V psABI frames built by `push %rbp; mov %rsp, %rbp`).
+ * x86-64 backend: perf <-> DWARF register numbering, the registers to request, the
+ * frame-pointer step (System V psABI frames built by `push %rbp; mov %rsp, %rbp`), the
+ * registers CFI tables keep, and the kernel's signal frame.
  *
  * Stateless tables and pure functions; safe from any thread.
  */
@@ -9,6 +10,7 @@
 
 #include "puw.h"
 #include "puw-internal.h"
+#include "cfi-step.h"
 
 /* Perf register numbers, arch/x86/include/uapi/asm/perf_regs.h (enum perf_event_x86_regs). */
 enum {
@@ -51,6 +53,10 @@ enum {
 	X86_DWARF_RBP = 6,
 	X86_DWARF_RSP = 7,
 	X86_DWARF_R8 = 8,
+	X86_DWARF_R12 = 12,
+	X86_DWARF_R13 = 13,
+	X86_DWARF_R14 = 14,
+	X86_DWARF_R15 = 15,
 	X86_DWARF_RA = 16,
 };
 
@@ -105,6 +111,90 @@ static enum puw_step x86_64_fp_step(const struct puw_walk *w, struct puw_frame *
 	return puw_frame_record_step(w, f, ret_stop);
 }
 
+/*
+ * CFI keeps rules for the psABI callee-saved registers (a caller's CFA is rsp- or rbp-based,
+ * or an expression over them: stack realignment reads the CFA through rbp) and the return
+ * address column.
+ */
+static const uint8_t x86_64_kept_regs[] = {
+	X86_DWARF_RBX, X86_DWARF_RBP, X86_DWARF_R12, X86_DWARF_R13,
+	X86_DWARF_R14, X86_DWARF_R15, X86_DWARF_RA,
+};
+
+#define X86_64_CALLEE_SAVED                                                                        \
+	(BIT(X86_DWARF_RBX) | BIT(X86_DWARF_RBP) | BIT(X86_DWARF_R12) | BIT(X86_DWARF_R13) |       \
+	 BIT(X86_DWARF_R14) | BIT(X86_DWARF_R15))
+
+/*
+ * The kernel's rt_sigframe (arch/x86/include/asm/sigframe.h) is {pretcode, struct ucontext
+ * uc, struct siginfo info}. The handler returns into __restore_rt with `ret`, which pops
+ * pretcode: there rsp points at uc. uc_mcontext follows uc_flags, uc_link and the 24-byte
+ * stack_t, at offset 40; struct sigcontext_64 starts with r8..r15, rdi, rsi, rbp, rbx, rdx,
+ * rax, rcx, rsp, rip (glibc's CFI for __restore_rt reads the same offsets, 40..168).
+ */
+#define X86_64_UC_MCONTEXT 40
+
+static const uint8_t x86_64_sigcontext_dwarf[] = {
+	X86_DWARF_R8 + 0, X86_DWARF_R8 + 1, X86_DWARF_R8 + 2, X86_DWARF_R8 + 3, X86_DWARF_R12,
+	X86_DWARF_R13,    X86_DWARF_R14,    X86_DWARF_R15,    X86_DWARF_RDI,    X86_DWARF_RSI,
+	X86_DWARF_RBP,    X86_DWARF_RBX,    X86_DWARF_RDX,    X86_DWARF_RAX,    X86_DWARF_RCX,
+	X86_DWARF_RSP,    X86_DWARF_RA,
+};
+
+static enum puw_step x86_64_sigframe_step(const struct puw_walk *w, struct puw_frame *f,
+					  enum puw_stop *ret_stop)
+{
+	uint64_t base = f->sp + X86_64_UC_MCONTEXT;
+	struct puw_regs regs = {.valid = 0};
+
+	if (base < f->sp) {
+		*ret_stop = PUW_STOP_STACK_EXHAUSTED;
+		return PUW_STEP_STOP;
+	}
+	for (unsigned i = 0; i < sizeof(x86_64_sigcontext_dwarf); i++) {
+		uint64_t v;
+
+		if (!puw_stack_read_u64(w->req, base + 8 * i, &v)) {
+			*ret_stop = PUW_STOP_STACK_EXHAUSTED;
+			return PUW_STEP_STOP;
+		}
+		puw_regs_set(&regs, x86_64_sigcontext_dwarf[i], v);
+	}
+	/*
+	 * The frame was pushed below the interrupted rsp (and its red zone). A saved rsp at or
+	 * below the frame is a sigaltstack handler's (another stack, not in the copy) or junk.
+	 */
+	if (regs.r[X86_DWARF_RSP] <= f->sp) {
+		*ret_stop = PUW_STOP_BAD_CFA;
+		return PUW_STEP_STOP;
+	}
+	f->regs = regs;
+	f->pc = regs.r[X86_DWARF_RA];
+	f->sp = regs.r[X86_DWARF_RSP];
+	f->fp = regs.r[X86_DWARF_RBP];
+	f->innermost = true;
+	return PUW_STEP_CALLER;
+}
+
+static const struct cfi_step_arch x86_64_cfi = {
+	.kept = {X86_DWARF_RBX, X86_DWARF_RBP, X86_DWARF_R12, X86_DWARF_R13, X86_DWARF_R14,
+		 X86_DWARF_R15, X86_DWARF_RA},
+	.n_kept = sizeof(x86_64_kept_regs),
+	.sp = X86_DWARF_RSP,
+	.fp = X86_DWARF_RBP,
+	.pc = X86_DWARF_RA,
+	.ra_col = X86_DWARF_RA,
+	.callee_saved = X86_64_CALLEE_SAVED,
+	.strip_ra = NULL,
+};
+
+static bool x86_64_cfi_walk(const struct puw_walk *w, struct puw_frame *f, uint64_t *pcs,
+				  unsigned *n, unsigned max, enum puw_stop *ret_stop,
+				  struct puw_stats *st)
+{
+	return cfi_walk_inline(w, f, pcs, n, max, ret_stop, st, &x86_64_cfi);
+}
+
 const struct puw_arch_ops puw_arch_x86_64_ops = {
 	.name = "x86_64",
 	.perf_regs_mask = X86_64_PERF_REGS_MASK,
@@ -116,4 +206,11 @@ const struct puw_arch_ops puw_arch_x86_64_ops = {
 	.dwarf_lr = -1,
 	.strip_ra = NULL, /* return addresses are stored as-is */
 	.fp_step = x86_64_fp_step,
+	.ra_col = X86_DWARF_RA,
+	.kept_regs = x86_64_kept_regs,
+	.n_kept = sizeof(x86_64_kept_regs),
+	.callee_saved = X86_64_CALLEE_SAVED,
+	.sigframe_step = x86_64_sigframe_step,
+	.sigreturn_lead = 1, /* glibc: a nop before __restore_rt, inside its FDE */
+	.cfi_walk = x86_64_cfi_walk,
 };

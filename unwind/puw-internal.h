@@ -4,14 +4,16 @@
  * architecture backends (arch-x86_64.c, arch-aarch64.c). Not installed, not for callers.
  *
  * The driver walks one frame at a time over a small frame state (struct puw_frame). Each
- * step asks a method to turn the frame into its caller's: today only the architecture's
- * frame-pointer step; the CFI phase puts a table-driven step in front of it, per frame,
- * without touching the backends' FP code. A step never reads outside the stack copy and
- * never dereferences a target address: every read goes through puw_stack_read_u64().
+ * step asks a method to turn the frame into its caller's: the table-driven CFI step
+ * (cfi-step.c) when the mode allows and a compiled table covers the PC, else the
+ * architecture's frame-pointer step. A step never reads outside the stack copy and never
+ * dereferences a target address: every read goes through puw_stack_read_u64().
  *
  * Invariant the driver relies on for termination: every step that produces a caller frame
- * either moves sp strictly toward the stack base or is a one-off that cannot repeat
- * (arm64's "caller still in LR" step, only taken from the innermost frame).
+ * either moves sp strictly toward the stack base or is a one-off that cannot repeat: arm64's
+ * "caller still in LR" step, only taken from an exact frame, and a CFI step from an exact
+ * frame whose CFA equals its SP (a leaf that allocated nothing). Exact frames come only
+ * from the sample and from signal frames, and crossing a signal frame moves sp strictly up.
  */
 #ifndef PUW_INTERNAL_H
 #define PUW_INTERNAL_H
@@ -30,13 +32,28 @@ struct puw_frame {
 	uint64_t fp; /* frame pointer (rbp / x29) as it was in this frame */
 	uint64_t lr; /* arm64 x30 while it still holds a live value (innermost frame) */
 	bool lr_valid;
-	bool innermost; /* registers straight from the sample, not recovered from the stack */
+	/*
+	 * pc is exact, not a return address, and every register is live: the sample itself, or
+	 * the context a signal frame saved.
+	 */
+	bool innermost;
+	bool mod_valid; /* mod describes the module holding pc (asked once per frame) */
+	bool mod_known; /* mod is an answer of find_module, for some earlier PC */
+	struct puw_module mod;
+	/* CFI modes: the frame's registers as far as they are known, DWARF numbering. */
+	struct puw_regs regs;
 };
+
+struct cfi_rule;
 
 /* One unwind in progress: the request and the backend serving it. */
 struct puw_walk {
 	const struct puw_request *req;
 	const struct puw_arch_ops *arch;
+	/* The stack copy, for puw_walk_read_u64(): 8-byte reads may start at [0, reads). */
+	const uint8_t *stack;
+	uint64_t stack_start;
+	uint64_t stack_reads;
 };
 
 /* What a step did. */
@@ -72,7 +89,46 @@ struct puw_arch_ops {
 
 	/* Frame-pointer step: the fallback of every mode and the whole of PUW_MODE_FP. */
 	puw_step_fn *fp_step;
+
+	/* CFI: the return-address column (x86-64 16, arm64 30 = x30). */
+	unsigned ra_col;
+	/*
+	 * Registers the compiled tables keep rules for, in the order of struct cfi_rule's reg[]:
+	 * the callee-saved registers a caller's CFA or frame pointer may be based on, and the
+	 * return-address column. At most CFI_MAX_KEPT.
+	 */
+	const uint8_t *kept_regs;
+	unsigned n_kept;
+	/* DWARF registers a call preserves; the others are unknown in a caller frame. */
+	uint64_t callee_saved;
+	/*
+	 * Signal trampolines: the caller's whole context from the kernel's signal frame at f->sp
+	 * (x86-64 rt_sigframe after the handler's ret, arm64 rt_sigframe at the handler's SP).
+	 */
+	puw_step_fn *sigframe_step;
+	/* Bytes before the trampoline's symbol its rows cover (the nop that lets ra - 1 hit). */
+	unsigned sigreturn_lead;
+	/*
+	 * The CFI walk (cfi-step.h, instantiated with this architecture's constants): steps
+	 * from f as long as compiled CFI covers each frame's PC, appending the callers' PCs to
+	 * pcs[*n..max). Returns true when the walk ended (*ret_stop says why), false when f's PC
+	 * has no CFI and the driver must decide (frame-pointer fallback or PUW_STOP_NO_CFI).
+	 */
+	bool (*cfi_walk)(const struct puw_walk *w, struct puw_frame *f, uint64_t *pcs,
+			 unsigned *n, unsigned max, enum puw_stop *ret_stop, struct puw_stats *st);
 };
+
+const struct puw_arch_ops *puw_arch_ops_get(enum puw_arch arch);
+
+/*
+ * Evaluates a DWARF expression of a CFI rule against f's registers and the stack copy.
+ * push is pushed first (the CFA for register rules) when has_push. Returns 0 with the top of
+ * the stack in *ret, or a stop reason > 0: PUW_STOP_STACK_EXHAUSTED for a read outside the
+ * copy, PUW_STOP_BAD_CFA for anything else (unknown operation, stack under/overflow, unknown
+ * register, too many operations).
+ */
+int puw_expr_eval(const struct puw_walk *w, const struct puw_frame *f, const uint8_t *p,
+		  size_t len, bool has_push, uint64_t push, uint64_t *ret);
 
 extern const struct puw_arch_ops puw_arch_x86_64_ops;
 extern const struct puw_arch_ops puw_arch_aarch64_ops;
@@ -107,6 +163,59 @@ static inline bool puw_stack_read_u64(const struct puw_request *req, uint64_t ad
 		return false;
 	memcpy(&v, req->stack + (addr - req->stack_start), sizeof(v));
 	*ret = le64toh(v);
+	return true;
+}
+
+static inline bool puw_regs_has(const struct puw_regs *regs, unsigned dwarf)
+{
+	return dwarf < PUW_REGS_MAX && (regs->valid & (UINT64_C(1) << dwarf));
+}
+
+static inline void puw_regs_set(struct puw_regs *regs, unsigned dwarf, uint64_t v)
+{
+	regs->r[dwarf] = v;
+	regs->valid |= UINT64_C(1) << dwarf;
+}
+
+/*
+ * puw_stack_read_u64() for the hot path: the bounds were reduced to one comparison when the
+ * walk started.
+ */
+static inline bool puw_walk_read_u64(const struct puw_walk *w, uint64_t addr, uint64_t *ret)
+{
+	uint64_t off = addr - w->stack_start, v;
+
+	/* addr below the copy wraps to a huge offset: rejected by the same comparison. */
+	if (off >= w->stack_reads)
+		return false;
+	memcpy(&v, w->stack + off, sizeof(v));
+	*ret = le64toh(v);
+	return true;
+}
+
+/*
+ * The module holding f's PC, asked once per frame: for a return address the call before it
+ * (ra - 1, so that a call ending its function or mapping stays inside it), for an exact PC
+ * the PC itself. Consecutive frames are mostly in one module: its answer holds for its
+ * whole range, so the callback is skipped while the PC stays inside it.
+ */
+static inline bool puw_frame_module(const struct puw_walk *w, struct puw_frame *f)
+{
+	uint64_t pc;
+
+	if (f->mod_valid)
+		return true;
+	if (!w->req->find_module)
+		return false;
+	pc = f->innermost ? f->pc : f->pc - 1;
+	if (!f->mod_known || pc < f->mod.start || pc >= f->mod.end) {
+		if (w->req->find_module(w->req->ctx, pc, &f->mod) != 0) {
+			f->mod_known = false;
+			return false;
+		}
+		f->mod_known = true;
+	}
+	f->mod_valid = true;
 	return true;
 }
 

@@ -11,12 +11,18 @@
  * Every unwind returns the PCs it found (innermost first: pcs[0] is the interrupted IP, the
  * others are return addresses) and a stop reason. A short stack is data, not an error.
  *
+ * Frames are recovered by DWARF call frame information (CFI) compiled ahead of time, once
+ * per binary, into compact sorted tables (puw_cfi_compile(), off the sample path), by frame
+ * pointers, or by CFI with a frame-pointer fallback where no CFI covers a PC (JIT code, Go).
+ *
  * Thread safety: puw_unwind() keeps no state; concurrent calls are fine as long as each
- * has its own output buffer.
+ * has its own output buffer and statistics. A compiled struct puw_cfi is immutable: one table
+ * serves every process and thread that maps the binary, from any number of threads.
  */
 #ifndef PUW_H
 #define PUW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,7 +53,8 @@ enum puw_stop {
 	PUW_STOP_BAD_PC,          /* a return address outside every executable mapping */
 	PUW_STOP_MAX_DEPTH,       /* the caller's buffer (or the depth cap) is full */
 	PUW_STOP_NO_CFI,          /* no CFI covers the PC and no fallback applied */
-	PUW_STOP_BAD_CFA,         /* CFI produced a CFA that does not move toward the base */
+	PUW_STOP_BAD_CFA,         /* CFI produced a CFA that does not move toward the base, or
+				   * a rule the step needs cannot be evaluated */
 	_PUW_STOP_MAX,
 };
 
@@ -55,22 +62,50 @@ enum puw_stop {
 const char *puw_stop_name(enum puw_stop stop);
 
 enum puw_mode {
-	PUW_MODE_FP, /* frame pointers only */
+	PUW_MODE_FP,   /* frame pointers only */
+	PUW_MODE_AUTO, /* CFI; the frame-pointer step where no CFI covers the PC (JIT, Go) */
+	PUW_MODE_CFI,  /* CFI only: PUW_STOP_NO_CFI where none covers the PC (tests) */
 	_PUW_MODE_MAX,
 };
+
+struct puw_cfi;
 
 /* What the caller knows of the module that holds a PC. */
 struct puw_module {
 	uint64_t start; /* executable mapping [start, end) */
 	uint64_t end;
+	const struct puw_cfi *cfi; /* compiled CFI of the module's ELF file, NULL: none (borrowed
+				    * for the duration of the puw_unwind() call) */
+	uint64_t bias;             /* runtime address - ELF virtual address */
 };
 
 /*
  * Returns 0 and fills *ret when pc lies in an executable mapping of the target, -ENOENT when
- * it does not. Called a bounded number of times per frame; must not allocate. For a return
- * address ra the library asks about ra - 1, the call instruction's last byte.
+ * it does not. Called at most once per frame, and not at all for a PC inside the previous
+ * answer's [start, end), which is reused; must not allocate. For a return address ra the
+ * library asks about ra - 1, the call instruction's last byte.
  */
 typedef int puw_find_module_fn(void *ctx, uint64_t pc, struct puw_module *ret);
+
+/* Counters of one or more unwinds; puw_unwind() adds to them. */
+struct puw_stats {
+	uint64_t steps_cfi;         /* caller frames recovered by CFI */
+	uint64_t steps_fp;          /* caller frames recovered by the frame-pointer walk */
+	uint64_t steps_fp_fallback; /* PUW_MODE_AUTO: of steps_fp, those where no CFI covered */
+	uint64_t steps_signal;      /* signal frames crossed (their CFI or the trampoline rule) */
+};
+
+/*
+ * An optional memo of CFI row lookups, keyed by (table, address): the caller's scratch,
+ * reused across unwinds, one per thread that unwinds (it is written during puw_unwind()).
+ * It only ever caches what a table says, and tables are told apart by a serial number, so
+ * one cache serves every process and binary, and freeing tables never leaves it stale.
+ */
+struct puw_cache;
+
+/* Returns an owned, empty cache (about 16 KiB), or NULL when out of memory. */
+struct puw_cache *puw_cache_new(void);
+void puw_cache_free(struct puw_cache *cache); /* accepts NULL */
 
 struct puw_request {
 	enum puw_arch arch;
@@ -79,8 +114,10 @@ struct puw_request {
 	const uint8_t *stack;   /* copy of user memory [stack_start, stack_start + stack_size) */
 	uint64_t stack_start;   /* user address of stack[0]: the SP at the sample */
 	size_t stack_size;
-	puw_find_module_fn *find_module; /* may be NULL: no PC validation */
+	puw_find_module_fn *find_module; /* may be NULL: no PC validation, and no CFI */
 	void *ctx;
+	struct puw_stats *stats; /* may be NULL */
+	struct puw_cache *cache; /* may be NULL: every lookup searches the table */
 };
 
 /*
@@ -89,6 +126,107 @@ struct puw_request {
  */
 int puw_unwind(const struct puw_request *req, uint64_t *pcs, unsigned max,
 	       enum puw_stop *ret_stop);
+
+/*
+ * ---- DWARF CFI tables ------------------------------------------------------------------
+ *
+ * The CFI of one ELF file (.eh_frame, and .debug_frame of the file or of its separate debug
+ * file) is compiled into rows sorted by address: for each address range, how to compute the
+ * CFA, the return address and the callee-saved registers a caller's CFA may need (x86-64
+ * rbx rbp r12-r15; arm64 x19-x30), plus the signal-frame and arm64 RA-signed states.
+ * Malformed FDEs are skipped and counted, never trusted: compiling hostile bytes is safe.
+ */
+
+/* The sections of one ELF file, as bytes plus their ELF virtual addresses. */
+struct puw_cfi_sections {
+	enum puw_arch arch;
+	const uint8_t *eh_frame; /* may be NULL; parsing stops at a zero terminator, so the size
+				  * may be an upper bound (the rest of the segment) */
+	size_t eh_frame_size;
+	uint64_t eh_frame_addr;  /* for DW_EH_PE_pcrel */
+	const uint8_t *debug_frame; /* may be NULL; covers only what .eh_frame does not */
+	size_t debug_frame_size;
+	uint64_t text_addr; /* DW_EH_PE_textrel base */
+	uint64_t data_addr; /* DW_EH_PE_datarel base (.got) */
+	/*
+	 * The signal-return trampoline when the caller knows it (x86-64 __restore_rt, arm64 vDSO
+	 * __kernel_rt_sigreturn): its rows are replaced by the kernel's signal frame layout.
+	 * Size 0: none (an x86-64 'S' FDE of glibc's shape is recognised anyway).
+	 */
+	uint64_t sigreturn_addr;
+	uint64_t sigreturn_size;
+};
+
+struct puw_cfi_stats {
+	size_t bytes;            /* memory the compiled table holds */
+	size_t rows;             /* address ranges, after merging identical neighbours */
+	size_t rules;            /* distinct rules the rows share */
+	size_t exprs_bytes;      /* DWARF expressions kept for evaluation */
+	size_t cies;             /* CIEs parsed */
+	size_t fdes;             /* FDEs compiled */
+	size_t fdes_malformed;   /* skipped: truncated, bad encoding, bad CFA program */
+	size_t fdes_unsupported; /* skipped: valid DWARF the tables cannot represent */
+	size_t fdes_overlapping; /* skipped: range already covered (eh_frame wins) */
+	size_t fdes_empty;       /* skipped: zero length or discarded (address 0) */
+	uint64_t text_bytes;     /* span of addresses the rows describe */
+};
+
+/*
+ * Compiles the CFI in s. Returns 0 and an owned table in *ret (free with puw_cfi_free()),
+ * -ENOENT when the sections hold no usable FDE, -EINVAL, -ENOMEM, or -EFBIG (the FDEs span
+ * 4 GiB or more). The section bytes are not referenced after return.
+ */
+int puw_cfi_compile(const struct puw_cfi_sections *s, struct puw_cfi **ret);
+void puw_cfi_free(struct puw_cfi *cfi); /* accepts NULL */
+void puw_cfi_get_stats(const struct puw_cfi *cfi, struct puw_cfi_stats *ret);
+
+/* How a compiled row computes the CFA. */
+enum puw_cfi_cfa {
+	PUW_CFI_CFA_REG,      /* register + offset */
+	PUW_CFI_CFA_DEREF,    /* *(register + offset) (x86-64 stack realignment, DRAP) */
+	PUW_CFI_CFA_PLT,      /* x86-64 PLT: rsp + offset + ((rip & 15) >= cfa_reg) * 8 */
+	PUW_CFI_CFA_EXPR,     /* a DWARF expression */
+	PUW_CFI_CFA_SIGFRAME, /* signal trampoline: every register from the kernel's frame */
+};
+
+/* How a compiled row recovers one register. */
+enum puw_cfi_rule {
+	PUW_CFI_SAME,       /* unchanged (the callee-saved default; arm64 RA: still in LR) */
+	PUW_CFI_UNDEFINED,  /* not recoverable; for the return address: the outermost frame */
+	PUW_CFI_OFFSET,     /* saved at CFA + value */
+	PUW_CFI_VAL_OFFSET, /* is CFA + value */
+	PUW_CFI_REGISTER,   /* in register value */
+	PUW_CFI_EXPR,       /* saved at the address a DWARF expression computes */
+	PUW_CFI_VAL_EXPR,   /* is the value a DWARF expression computes */
+};
+
+struct puw_cfi_reg {
+	enum puw_cfi_rule rule;
+	int64_t value;
+	const uint8_t *expr; /* PUW_CFI_EXPR/VAL_EXPR, borrowed from the table */
+	size_t expr_size;
+};
+
+/* One compiled row, decoded (diagnostics and tests; the unwinder reads the packed form). */
+struct puw_cfi_row {
+	uint64_t start, end; /* ELF virtual addresses [start, end) */
+	enum puw_cfi_cfa cfa;
+	unsigned cfa_reg;
+	int64_t cfa_offset;
+	const uint8_t *cfa_expr; /* PUW_CFI_CFA_EXPR, borrowed from the table */
+	size_t cfa_expr_size;
+	unsigned ra_column;    /* 16 on x86-64, 30 (x30) on arm64 */
+	bool signal_frame;     /* augmentation 'S': the caller's PC is exact */
+	bool ra_signed;        /* arm64: return address signed (DW_CFA_AARCH64_negate_ra_state) */
+	uint64_t kept;         /* bit n: the table keeps a rule for DWARF register n */
+	struct puw_cfi_reg regs[PUW_REGS_MAX]; /* by DWARF number, SAME where not kept */
+};
+
+/*
+ * The row covering ELF virtual address addr. Returns 0, or -ENOENT when no CFI covers it.
+ * Pure lookup: safe from any thread.
+ */
+int puw_cfi_find_row(const struct puw_cfi *cfi, uint64_t addr, struct puw_cfi_row *ret);
 
 /*
  * Registers of one architecture as the kernel's perf ABI numbers them

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The generic unwind driver: validates a request, seeds the innermost frame from the
- * sample's registers, then steps frame by frame through the architecture backend until a
- * step stops or the caller's buffer is full. Also the register conversion from the perf
- * ABI to DWARF numbering, which is table-driven from the backend.
+ * sample's registers, then steps frame by frame until a step stops or the caller's buffer
+ * is full. Per frame it picks the method the mode allows: the CFI step when the module
+ * holding the PC has a compiled table with a row for it, else (PUW_MODE_AUTO) the
+ * architecture's frame-pointer step. Also the register conversion from the perf ABI to
+ * DWARF numbering, which is table-driven from the backend.
  *
  * Owns nothing and keeps no state: no allocation, no syscalls, no logging, so it can run on
  * the sample path of any thread. Every PC emitted was either the interrupted IP or a return
- * address that passed the module check (when the caller gave one).
+ * address that passed the module check (when the caller gave one). The module of each PC is
+ * asked once: the answer that validated a return address also finds its CFI.
  */
 #include <errno.h>
 #include <limits.h>
@@ -17,18 +20,21 @@
 
 #include "puw.h"
 #include "puw-internal.h"
+#include "cfi.h"
 
 static const struct puw_arch_ops *const arch_ops[_PUW_ARCH_MAX] = {
 	[PUW_ARCH_X86_64] = &puw_arch_x86_64_ops,
 	[PUW_ARCH_AARCH64] = &puw_arch_aarch64_ops,
 };
 
-static const struct puw_arch_ops *arch_get(enum puw_arch arch)
+const struct puw_arch_ops *puw_arch_ops_get(enum puw_arch arch)
 {
 	if ((unsigned)arch >= _PUW_ARCH_MAX)
 		return NULL;
 	return arch_ops[arch];
 }
+
+#define arch_get puw_arch_ops_get
 
 const char *puw_stop_name(enum puw_stop stop)
 {
@@ -165,24 +171,13 @@ enum puw_step puw_frame_record_step(const struct puw_walk *w, struct puw_frame *
 	return PUW_STEP_CALLER;
 }
 
-static bool regs_has(const struct puw_regs *regs, unsigned dwarf)
+/* After a frame-pointer step only sp, fp and pc of the caller are known. */
+static void regs_after_fp_step(const struct puw_walk *w, struct puw_frame *f)
 {
-	return dwarf < PUW_REGS_MAX && (regs->valid & (UINT64_C(1) << dwarf));
-}
-
-/*
- * One step from f to its caller, by whatever method the mode allows. This is where the CFI
- * phase slots in: look the PC up in the module's CFI table, apply the row, and fall back
- * to the FP step when no CFI covers the PC.
- */
-static enum puw_step step_frame(const struct puw_walk *w, struct puw_frame *f,
-				enum puw_stop *ret_stop)
-{
-	switch (w->req->mode) {
-	case PUW_MODE_FP:
-	default:
-		return w->arch->fp_step(w, f, ret_stop);
-	}
+	f->regs.valid = 0;
+	puw_regs_set(&f->regs, w->arch->dwarf_pc, f->pc);
+	puw_regs_set(&f->regs, w->arch->dwarf_sp, f->sp);
+	puw_regs_set(&f->regs, w->arch->dwarf_fp, f->fp);
 }
 
 static bool request_valid(const struct puw_request *req, const uint64_t *pcs, unsigned max)
@@ -206,6 +201,7 @@ int puw_unwind(const struct puw_request *req, uint64_t *pcs, unsigned max, enum 
 	struct puw_walk w;
 	struct puw_frame f = {.innermost = true};
 	const struct puw_regs *regs;
+	struct puw_stats st = {0};
 	enum puw_stop stop;
 	unsigned n = 0;
 
@@ -219,7 +215,7 @@ int puw_unwind(const struct puw_request *req, uint64_t *pcs, unsigned max, enum 
 	regs = req->regs;
 
 	/* Without a PC there is nothing to report: a kernel thread, or REGS_USER missing. */
-	if (!regs_has(regs, w.arch->dwarf_pc)) {
+	if (!puw_regs_has(regs, w.arch->dwarf_pc)) {
 		*ret_stop = PUW_STOP_NO_REGS;
 		return 0;
 	}
@@ -231,21 +227,51 @@ int puw_unwind(const struct puw_request *req, uint64_t *pcs, unsigned max, enum 
 	pcs[n++] = f.pc;
 
 	/* The PC alone is still worth reporting when the walk cannot start. */
-	if (!regs_has(regs, w.arch->dwarf_sp) || !regs_has(regs, w.arch->dwarf_fp)) {
+	/*
+	 * The frame-pointer walk needs sp and fp; CFI needs sp and whatever registers the rows
+	 * name, checked as they are used.
+	 */
+	if (!puw_regs_has(regs, w.arch->dwarf_sp) ||
+	    (req->mode == PUW_MODE_FP && !puw_regs_has(regs, w.arch->dwarf_fp))) {
 		*ret_stop = PUW_STOP_NO_REGS;
 		return n;
 	}
 	f.sp = regs->r[w.arch->dwarf_sp];
-	f.fp = regs->r[w.arch->dwarf_fp];
-	if (w.arch->dwarf_lr >= 0 && regs_has(regs, (unsigned)w.arch->dwarf_lr)) {
+	f.fp = puw_regs_has(regs, w.arch->dwarf_fp) ? regs->r[w.arch->dwarf_fp] : 0;
+	if (w.arch->dwarf_lr >= 0 && puw_regs_has(regs, (unsigned)w.arch->dwarf_lr)) {
 		f.lr = regs->r[w.arch->dwarf_lr];
 		f.lr_valid = true;
 	}
+	if (req->mode != PUW_MODE_FP)
+		f.regs = *regs;
+	w.stack = req->stack;
+	w.stack_start = req->stack_start;
+	w.stack_reads = req->stack_size >= 8 ? req->stack_size - 7 : 0;
 
 	for (;;) {
-		if (step_frame(&w, &f, &stop) == PUW_STEP_STOP)
+		if (req->mode != PUW_MODE_FP) {
+			/* As many frames as CFI covers, in the architecture's own loop. */
+			if (w.arch->cfi_walk(&w, &f, pcs, &n, max, &stop, &st))
+				break;
+			/*
+			 * No CFI for this PC. PUW_MODE_AUTO takes the frame-pointer step, provided the
+			 * frame's frame pointer is known (a CFI step may have left it unrecoverable).
+			 */
+			if (req->mode == PUW_MODE_CFI || !puw_regs_has(&f.regs, w.arch->dwarf_fp)) {
+				stop = PUW_STOP_NO_CFI;
+				break;
+			}
+			f.fp = f.regs.r[w.arch->dwarf_fp];
+			if (w.arch->fp_step(&w, &f, &stop) == PUW_STEP_STOP)
+				break;
+			regs_after_fp_step(&w, &f);
+			st.steps_fp_fallback++;
+		} else if (w.arch->fp_step(&w, &f, &stop) == PUW_STEP_STOP) {
 			break;
-		if (!puw_ra_in_module(&w, f.pc)) {
+		}
+		st.steps_fp++;
+		f.mod_valid = false;
+		if (w.req->find_module && !puw_frame_module(&w, &f)) {
 			stop = PUW_STOP_BAD_PC;
 			break;
 		}
@@ -256,6 +282,12 @@ int puw_unwind(const struct puw_request *req, uint64_t *pcs, unsigned max, enum 
 		pcs[n++] = f.pc;
 	}
 
+	if (req->stats) {
+		req->stats->steps_cfi += st.steps_cfi;
+		req->stats->steps_fp += st.steps_fp;
+		req->stats->steps_fp_fallback += st.steps_fp_fallback;
+		req->stats->steps_signal += st.steps_signal;
+	}
 	*ret_stop = stop;
 	return n;
 }

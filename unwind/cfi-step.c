@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The CFI step's uncommon paths (cfi-step.h has the common one, inlined per architecture):
+ * CFAs that are not register + offset, and register rules that read other registers or
+ * evaluate expressions. Same guarantees: no allocation, reads only from the stack copy.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "puw.h"
+#include "puw-internal.h"
+#include "cfi.h"
+#include "cfi-step.h"
+
+int puw_cfi_cfa_slow(const struct puw_walk *w, const struct puw_frame *f,
+		       const struct cfi_rule *rule, uint64_t *ret)
+{
+	const struct puw_regs *regs = &f->regs;
+	uint64_t base;
+
+	switch (rule->cfa_kind) {
+	case CFI_CFA_REG:
+		if (!puw_regs_has(regs, rule->cfa_reg))
+			return PUW_STOP_BAD_CFA;
+		*ret = regs->r[rule->cfa_reg] + (uint64_t)(int64_t)rule->cfa_off;
+		return 0;
+	case CFI_CFA_DEREF:
+		if (!puw_regs_has(regs, rule->cfa_reg))
+			return PUW_STOP_BAD_CFA;
+		base = regs->r[rule->cfa_reg] + (uint64_t)(int64_t)rule->cfa_off;
+		if (!puw_stack_read_u64(w->req, base, ret))
+			return PUW_STOP_STACK_EXHAUSTED;
+		return 0;
+	case CFI_CFA_PLT:
+		/*
+		 * x86-64 lazy-binding PLT entries are 16 bytes: `jmp *GOT(%rip); push $n; jmp
+		 * .plt0`. Before the push (offset < 11, the threshold) the CFA is rsp + 8, after
+		 * it rsp + 16. The entry's own PC, never a return address: PLT code calls nothing.
+		 */
+		if (!puw_regs_has(regs, w->arch->dwarf_sp))
+			return PUW_STOP_BAD_CFA;
+		*ret = regs->r[w->arch->dwarf_sp] + (uint64_t)(int64_t)rule->cfa_off +
+		       ((f->pc & 15) >= rule->cfa_reg ? 8 : 0);
+		return 0;
+	case CFI_CFA_EXPR: {
+		const uint8_t *p;
+		size_t len;
+
+		if (!cfi_expr_get(f->mod.cfi, rule->cfa_off, &p, &len))
+			return PUW_STOP_BAD_CFA;
+		return puw_expr_eval(w, f, p, len, false, 0, ret);
+	}
+	default:
+		return PUW_STOP_BAD_CFA;
+	}
+}
+
+/*
+ * Any rule: values computed from the callee's registers into a scratch array first, since a
+ * REGISTER or expression rule may read a register another rule overwrites.
+ */
+int puw_cfi_regs_recover(const struct puw_walk *w, const struct puw_frame *f,
+			 const struct cfi_rule *rule, uint64_t cfa, struct puw_regs *out)
+{
+	const struct puw_arch_ops *a = w->arch;
+	const struct puw_regs *regs = &f->regs;
+	uint64_t vals[CFI_MAX_KEPT];
+	uint32_t unknown = 0;
+	int r;
+
+	for (uint32_t saved = rule->saved; saved; saved &= saved - 1) {
+		unsigned i = (unsigned)__builtin_ctz(saved);
+		uint32_t rr = rule->reg[i];
+		int32_t v = cfi_reg_value(rr);
+		const uint8_t *p;
+		size_t len;
+		uint64_t addr;
+
+		switch (cfi_reg_kind(rr)) {
+		case PUW_CFI_OFFSET:
+			if (!puw_stack_read_u64(w->req, cfa + (uint64_t)(int64_t)v, &vals[i]))
+				return PUW_STOP_STACK_EXHAUSTED;
+			break;
+		case PUW_CFI_VAL_OFFSET:
+			vals[i] = cfa + (uint64_t)(int64_t)v;
+			break;
+		case PUW_CFI_REGISTER:
+			if (v < 0 || !puw_regs_has(regs, (unsigned)v))
+				unknown |= 1u << i;
+			else
+				vals[i] = regs->r[v];
+			break;
+		case PUW_CFI_EXPR:
+		case PUW_CFI_VAL_EXPR:
+			if (!cfi_expr_get(f->mod.cfi, v, &p, &len))
+				return PUW_STOP_BAD_CFA;
+			r = puw_expr_eval(w, f, p, len, true, cfa, &addr);
+			if (r)
+				return r;
+			if (cfi_reg_kind(rr) == PUW_CFI_VAL_EXPR)
+				vals[i] = addr;
+			else if (!puw_stack_read_u64(w->req, addr, &vals[i]))
+				return PUW_STOP_STACK_EXHAUSTED;
+			break;
+		case PUW_CFI_UNDEFINED:
+		default:
+			unknown |= 1u << i;
+			break;
+		}
+	}
+
+	out->valid &= a->callee_saved;
+	for (uint32_t saved = rule->saved; saved; saved &= saved - 1) {
+		unsigned i = (unsigned)__builtin_ctz(saved);
+		unsigned reg = a->kept_regs[i];
+
+		if (unknown & (1u << i))
+			out->valid &= ~(UINT64_C(1) << reg);
+		else
+			puw_regs_set(out, reg, vals[i]);
+	}
+	return 0;
+}
+

@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Compiled CFI tables: the packed form puw_cfi_compile() builds and the CFI step reads.
+ * Internal to unwind/.
+ *
+ * A table is one allocation, immutable after compilation:
+ *
+ *   row_pc[n_rows]     u32 offsets from base, ascending; row i covers [row_pc[i], row_pc[i+1])
+ *   row_rule[n_rows]   u16 (or u32 past 65535 rules) index of the row's rule; rule 0 = no CFI
+ *   page[n_pages + 1]  for page p (addresses [p << page_shift, (p + 1) << page_shift) from
+ *                      base): the row covering the page's first address; a lookup binary
+ *                      searches only between page[p] and page[p + 1]
+ *   rules              n_rules fixed-size struct cfi_rule records (rule_stride bytes each)
+ *   exprs              DWARF expressions, each a little-endian u16 length then the bytes
+ *
+ * The last row is always a "no CFI" row starting at the end of the last FDE, so
+ * row_pc[n_rows - 1] is the span of covered addresses. Identical neighbouring rows are
+ * merged, and identical rules shared, which is what keeps the table at a few bytes per row:
+ * most of a binary's rows say one of a few hundred things.
+ */
+#ifndef PUW_CFI_H
+#define PUW_CFI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "puw.h"
+
+/* Registers a rule can keep: arm64 x19..x30 is the largest set. */
+#define CFI_MAX_KEPT 12
+
+/* cfi_rule.cfa_kind: 0 is "no CFI here", the others are enum puw_cfi_cfa + 1. */
+enum {
+	CFI_CFA_NONE = 0,
+	CFI_CFA_REG = PUW_CFI_CFA_REG + 1,
+	CFI_CFA_DEREF = PUW_CFI_CFA_DEREF + 1,
+	CFI_CFA_PLT = PUW_CFI_CFA_PLT + 1,
+	CFI_CFA_EXPR = PUW_CFI_CFA_EXPR + 1,
+	CFI_CFA_SIGFRAME = PUW_CFI_CFA_SIGFRAME + 1,
+};
+
+/* cfi_rule.flags */
+#define CFI_F_SIGNAL 0x01    /* CIE augmentation 'S' */
+#define CFI_F_RA_SIGNED 0x02 /* arm64 RA_SIGN_STATE = 1 */
+/*
+ * Every saved register is OFFSET, VAL_OFFSET or UNDEFINED: values depend on the CFA and the
+ * stack only, never on another register, so the step may write them as it computes them.
+ */
+#define CFI_F_SIMPLE 0x04
+
+/*
+ * A kept register's rule in one u32: enum puw_cfi_rule in the low 3 bits, a signed 29-bit
+ * value above (an offset from the CFA, a DWARF register, or an offset into exprs).
+ */
+#define CFI_REG_KIND_BITS 3
+#define CFI_REG_KIND_MASK 7u
+#define CFI_REG_VALUE_MIN (-(INT32_C(1) << 28))
+#define CFI_REG_VALUE_MAX ((INT32_C(1) << 28) - 1)
+
+static inline uint32_t cfi_reg_pack(enum puw_cfi_rule kind, int32_t value)
+{
+	return (uint32_t)kind | ((uint32_t)value << CFI_REG_KIND_BITS);
+}
+
+static inline enum puw_cfi_rule cfi_reg_kind(uint32_t r)
+{
+	return (enum puw_cfi_rule)(r & CFI_REG_KIND_MASK);
+}
+
+static inline int32_t cfi_reg_value(uint32_t r)
+{
+	/* Arithmetic shift of the signed word: GCC and clang define it, C23 requires it. */
+	return (int32_t)r >> CFI_REG_KIND_BITS;
+}
+
+struct cfi_rule {
+	uint8_t cfa_kind;
+	uint8_t cfa_reg;  /* DWARF register; PLT: the (rip & 15) threshold */
+	uint8_t flags;
+	uint8_t reserved;
+	uint16_t saved;   /* bit i: kept register i has a rule other than PUW_CFI_SAME */
+	uint16_t reserved2;
+	int32_t cfa_off;  /* offset; CFI_CFA_EXPR: offset of the expression in exprs */
+	uint32_t reg[];   /* one per kept register of the architecture */
+};
+
+#define CFI_RULE_HEADER_BYTES 12
+
+struct puw_cfi {
+	uint32_t id; /* serial number, never 0, distinct for every live table (puw_cache keys) */
+	enum puw_arch arch;
+	uint8_t page_shift;
+	uint8_t wide_rules; /* row_rule is u32, not u16 */
+	uint32_t n_rows;
+	uint32_t n_pages;
+	uint32_t n_rules;
+	uint32_t rule_stride;
+	uint64_t base;
+	uint32_t span;
+	const uint32_t *row_pc;
+	const void *row_rule;
+	const uint32_t *page;
+	const uint8_t *rules;
+	const uint8_t *exprs;
+	size_t exprs_size;
+	struct puw_cfi_stats stats;
+};
+
+static inline const struct cfi_rule *cfi_rule_at(const struct puw_cfi *cfi, uint32_t idx)
+{
+	return (const struct cfi_rule *)(const void *)(cfi->rules + (size_t)idx * cfi->rule_stride);
+}
+
+/*
+ * Row index covering ELF address addr, or -1 when addr is outside every FDE's span (inside
+ * the span, gaps are rows whose rule is 0).
+ */
+static inline int64_t cfi_find_row_index(const struct puw_cfi *cfi, uint64_t addr)
+{
+	const uint32_t *row_pc = cfi->row_pc;
+	uint64_t off = addr - cfi->base;
+	uint32_t base, n, o;
+
+	if (addr < cfi->base || off >= cfi->span)
+		return -1;
+	o = (uint32_t)off;
+	base = cfi->page[o >> cfi->page_shift];
+	n = cfi->page[(o >> cfi->page_shift) + 1] - base + 1;
+	/*
+	 * Last row in [base, base + n) starting at or below o; row base always qualifies.
+	 * Branch-free halving: the compiler turns the choice into a conditional move, so a
+	 * lookup costs a few dependent loads and no mispredicted branches.
+	 */
+	while (n > 1) {
+		uint32_t half = n / 2;
+
+		base = row_pc[base + half] <= o ? base + half : base;
+		n -= half;
+	}
+	return base;
+}
+
+static inline uint32_t cfi_row_rule(const struct puw_cfi *cfi, uint32_t row)
+{
+	if (cfi->wide_rules)
+		return ((const uint32_t *)cfi->row_rule)[row];
+	return ((const uint16_t *)cfi->row_rule)[row];
+}
+
+/* The rule for ELF address addr, NULL when no CFI covers it. */
+static inline const struct cfi_rule *cfi_lookup(const struct puw_cfi *cfi, uint64_t addr)
+{
+	int64_t row = cfi_find_row_index(cfi, addr);
+	uint32_t idx;
+
+	if (row < 0)
+		return NULL;
+	idx = cfi_row_rule(cfi, (uint32_t)row);
+	if (idx == 0)
+		return NULL;
+	return cfi_rule_at(cfi, idx);
+}
+
+/*
+ * The lookup memo (struct puw_cache): direct-mapped, one 64-bit key (table id << 32 |
+ * address offset from the table's base) and the row's rule index per slot.
+ */
+#define CFI_CACHE_BITS 10
+
+struct cfi_cache_slot {
+	uint64_t key; /* 0: empty (table ids start at 1) */
+	uint32_t rule;
+	uint32_t reserved;
+};
+
+struct puw_cache {
+	struct cfi_cache_slot slot[1u << CFI_CACHE_BITS];
+};
+
+/* The rule for addr through the memo; NULL when no CFI covers it. */
+static inline const struct cfi_rule *cfi_lookup_cached(const struct puw_cfi *cfi,
+							struct puw_cache *cache, uint64_t addr)
+{
+	uint64_t off = addr - cfi->base, key;
+	struct cfi_cache_slot *slot;
+	int64_t row;
+	uint32_t idx;
+
+	if (addr < cfi->base || off >= cfi->span)
+		return NULL;
+	key = (uint64_t)cfi->id << 32 | off;
+	slot = &cache->slot[(key * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - CFI_CACHE_BITS)];
+	if (slot->key == key) {
+		idx = slot->rule;
+	} else {
+		row = cfi_find_row_index(cfi, addr);
+		idx = cfi_row_rule(cfi, (uint32_t)row);
+		slot->key = key;
+		slot->rule = idx;
+	}
+	return idx ? cfi_rule_at(cfi, idx) : NULL;
+}
+
+/* An expression stored in the table: its bytes and length, or false when out of bounds. */
+static inline bool cfi_expr_get(const struct puw_cfi *cfi, int64_t off, const uint8_t **ret,
+				size_t *ret_size)
+{
+	size_t len;
+
+	if (off < 0 || (uint64_t)off + 2 > cfi->exprs_size)
+		return false;
+	len = cfi->exprs[off] | (size_t)cfi->exprs[off + 1] << 8;
+	if (len > cfi->exprs_size - (size_t)off - 2)
+		return false;
+	*ret = cfi->exprs + off + 2;
+	*ret_size = len;
+	return true;
+}
+
+/*
+ * Checks at compile time that a DWARF expression uses only operations the evaluator
+ * implements and that every operand lies inside it. Returns true when it may be stored.
+ */
+bool cfi_expr_valid(const uint8_t *p, size_t len);
+
+/* The DWARF expression operations the evaluator understands (DWARF 5, section 2.5). */
+enum {
+	DW_OP_addr = 0x03,
+	DW_OP_deref = 0x06,
+	DW_OP_const1u = 0x08,
+	DW_OP_const1s = 0x09,
+	DW_OP_const2u = 0x0a,
+	DW_OP_const2s = 0x0b,
+	DW_OP_const4u = 0x0c,
+	DW_OP_const4s = 0x0d,
+	DW_OP_const8u = 0x0e,
+	DW_OP_const8s = 0x0f,
+	DW_OP_constu = 0x10,
+	DW_OP_consts = 0x11,
+	DW_OP_dup = 0x12,
+	DW_OP_drop = 0x13,
+	DW_OP_over = 0x14,
+	DW_OP_pick = 0x15,
+	DW_OP_swap = 0x16,
+	DW_OP_rot = 0x17,
+	DW_OP_abs = 0x19,
+	DW_OP_and = 0x1a,
+	DW_OP_div = 0x1b,
+	DW_OP_minus = 0x1c,
+	DW_OP_mod = 0x1d,
+	DW_OP_mul = 0x1e,
+	DW_OP_neg = 0x1f,
+	DW_OP_not = 0x20,
+	DW_OP_or = 0x21,
+	DW_OP_plus = 0x22,
+	DW_OP_plus_uconst = 0x23,
+	DW_OP_shl = 0x24,
+	DW_OP_shr = 0x25,
+	DW_OP_shra = 0x26,
+	DW_OP_xor = 0x27,
+	DW_OP_bra = 0x28,
+	DW_OP_eq = 0x29,
+	DW_OP_ge = 0x2a,
+	DW_OP_gt = 0x2b,
+	DW_OP_le = 0x2c,
+	DW_OP_lt = 0x2d,
+	DW_OP_ne = 0x2e,
+	DW_OP_skip = 0x2f,
+	DW_OP_lit0 = 0x30,
+	DW_OP_lit31 = 0x4f,
+	DW_OP_reg0 = 0x50,
+	DW_OP_reg31 = 0x6f,
+	DW_OP_breg0 = 0x70,
+	DW_OP_breg31 = 0x8f,
+	DW_OP_regx = 0x90,
+	DW_OP_bregx = 0x92,
+	DW_OP_deref_size = 0x94,
+	DW_OP_nop = 0x96,
+	DW_OP_call_frame_cfa = 0x9c,
+};
+
+/* Bounds of the evaluator: it never loops longer or stacks deeper than this. */
+#define CFI_EXPR_STACK 16
+#define CFI_EXPR_MAX_OPS 64
+#define CFI_EXPR_MAX_BYTES 512
+
+#endif
