@@ -46,3 +46,5 @@ tests_unit_pprof_sample_LDADD = $(ZLIB_LIBS)
 dist_check_SCRIPTS += tests/unit/pprof-decoders.sh
 EXTRA_DIST += tests/lib/pprof_decode.py tests/lib/common.sh
 TESTS += tests/unit/pprof-decoders.sh
+
+include tests/e2e/e2e.mk

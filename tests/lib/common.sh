@@ -42,8 +42,8 @@ require_protos() {
 # permissive kernel.perf_event_paranoid.
 require_perf() {
 	[ -x "$PERFAGENT" ] || fail "$PERFAGENT not built"
-	"$PERFAGENT" --check-perf >/dev/null 2>"$1.perfcheck" ||
-		skip "cannot open perf events: $(cat "$1.perfcheck")"
+	perfcheck_err=$("$PERFAGENT" --check-perf 2>&1 >/dev/null) ||
+		skip "cannot open perf events: $perfcheck_err"
 }
 
 # A scratch directory removed when the test exits.
