@@ -28,6 +28,7 @@
 
 #define HOT_SLOTS 65536u    /* distinct leaf functions remembered for the summary */
 #define PID_SLOTS 262144u   /* distinct pids counted for the summary */
+#define FAILED_SLOTS 16384u /* distinct unreadable files counted for the summary */
 #define SYMCACHE_BYTES (256u << 20)
 #define NAMES_BYTES (32u << 20)
 
@@ -53,6 +54,7 @@ struct flusher {
 	struct hot_entry *hot;
 	uint32_t n_hot;
 	uint32_t *pids;
+	const char **failed; /* interned paths of files that could not be read, by pointer */
 	struct flush_summary sum;
 	char marker_names[_PUW_STOP_MAX][40]; /* "[unwind: <stop reason>]" */
 };
@@ -98,6 +100,21 @@ static void pid_add(struct flusher *f, uint32_t pid)
 	f->sum.processes++;
 }
 
+/* Counts a file that could not be read for symbols, once per path over the run. */
+static void failed_add(struct flusher *f, const char *path)
+{
+	uint64_t j;
+
+	for (j = hash_u64(HASH_INIT, (uintptr_t)path) & (FAILED_SLOTS - 1); f->failed[j];
+	     j = (j + 1) & (FAILED_SLOTS - 1))
+		if (f->failed[j] == path)
+			return;
+	if (f->sum.binaries_failed + 1 >= FAILED_SLOTS / 2)
+		return;
+	f->failed[j] = path;
+	f->sum.binaries_failed++;
+}
+
 static bool is_file_path(const char *path)
 {
 	return path && path[0] == '/';
@@ -117,6 +134,7 @@ static struct sym_binary *open_binary(struct flusher *f, const struct profile_ma
 	/* The process is gone (or we cannot enter its root): the host path is the best guess. */
 	if (symcache_get(f->syms, m->path, &b) == 0)
 		return b;
+	failed_add(f, m->path);
 	return NULL;
 }
 
@@ -367,7 +385,6 @@ static void flush_window(struct flusher *f, struct profile_window *w)
 {
 	struct resolved res = { 0 };
 	struct export_meta meta;
-	struct symcache_stats st;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	char where[PATH_MAX] = "";
@@ -383,8 +400,6 @@ static void flush_window(struct flusher *f, struct profile_window *w)
 	if (r >= 0)
 		r = encode(f, w, &res, &buf, &len);
 	resolved_free(&res, w->n_mappings);
-	symcache_get_stats(f->syms, &st);
-	f->sum.binaries_failed = st.binaries_failed;
 	if (r < 0) {
 		log_error_errno(r, "encode the profile of window %" PRIu64 ": %m", f->seq);
 		f->sum.send_errors++;
@@ -467,7 +482,8 @@ int flusher_new(const struct flush_config *c, struct profile_window *spare, stru
 	f->names = strtab_new(NAMES_BYTES);
 	f->hot = calloc(HOT_SLOTS, sizeof(*f->hot));
 	f->pids = calloc(PID_SLOTS, sizeof(*f->pids));
-	if (!f->syms || !f->pb || !f->names || !f->hot || !f->pids) {
+	f->failed = calloc(FAILED_SLOTS, sizeof(*f->failed));
+	if (!f->syms || !f->pb || !f->names || !f->hot || !f->pids || !f->failed) {
 		flusher_free(f);
 		return -ENOMEM;
 	}
@@ -523,6 +539,7 @@ void flusher_free(struct flusher *f)
 	strtab_free(f->names);
 	free(f->hot);
 	free(f->pids);
+	free(f->failed);
 	pthread_mutex_destroy(&f->lock);
 	pthread_cond_destroy(&f->cond);
 	free(f);

@@ -36,7 +36,7 @@ struct flush_summary {
 	uint64_t samples;
 	uint64_t bytes;
 	uint64_t processes; /* distinct pids over the run */
-	uint64_t binaries_failed; /* unreadable or corrupt ELF files, skipped */
+	uint64_t binaries_failed; /* distinct files unreadable or corrupt, skipped */
 	int kernel_symbols;      /* 0 loaded, or -errno */
 };
 

@@ -384,8 +384,9 @@ static void print_summary(const struct options *o, const struct run_result *rr)
 		log_warn("%" PRIu64 " samples were lost in the kernel (rings full): lower "
 			 "--frequency or --stack-size, or raise --ring-size", st->lost);
 	if (rr->fs.binaries_failed)
-		log_warn("%" PRIu64 " binaries could not be read for symbols (corrupt or "
-			 "unreadable ELF); their frames keep addresses only", rr->fs.binaries_failed);
+		log_info("%" PRIu64 " binary files could not be read for symbols (gone before the "
+			 "window closed, unreadable, or corrupt ELF); their frames keep addresses",
+			 rr->fs.binaries_failed);
 }
 
 static int write_summary_json(const char *path, const struct options *o,
