@@ -16,9 +16,11 @@ if command -v apt-get >/dev/null 2>&1; then
 	       libzstd-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev"
 	# go tool pprof and protoc-generated python3-protobuf decode our profiles in the tests;
 	# perf is the peer the benchmark measures; binutils (readelf) and util-linux (setpriv)
-	# are used by the tests themselves.
+	# are used by the tests themselves; the arm64 unwinding tests cross-compile fixtures
+	# and run them under qemu-user.
 	tests="golang-go protobuf-compiler python3 python3-protobuf binutils util-linux procps
-	       linux-perf"
+	       linux-perf gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross
+	       qemu-user"
 	pkgs=$build
 	[ $want_tests = yes ] && pkgs="$pkgs $tests"
 	export DEBIAN_FRONTEND=noninteractive
@@ -28,7 +30,8 @@ if command -v apt-get >/dev/null 2>&1; then
 elif command -v dnf >/dev/null 2>&1; then
 	build="gcc make autoconf automake pkgconf-pkg-config elfutils-libelf-devel elfutils-devel
 	       libunwind-devel libzstd-devel jansson-devel libcurl-devel zlib-devel kernel-headers"
-	tests="golang protobuf-compiler python3 python3-protobuf binutils util-linux procps-ng perf"
+	tests="golang protobuf-compiler python3 python3-protobuf binutils util-linux procps-ng perf
+	       gcc-aarch64-linux-gnu gcc-c++-aarch64-linux-gnu qemu-user"
 	pkgs=$build
 	[ $want_tests = yes ] && pkgs="$pkgs $tests"
 	# shellcheck disable=SC2086

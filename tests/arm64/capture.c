@@ -9,7 +9,6 @@
  * host paths of the files it opened (the -L sysroot prefix included).
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -201,10 +200,13 @@ static uint64_t parse_hex(const char **p)
 
 /*
  * Reads /proc/self/maps; keeps the executable mappings and finds the end of the mapping
- * holding addr (the stack's, for a capture). The signal-return trampoline tramp, when it lies in an
- * anonymous executable page and really is "movz x8, #139; svc #0", names that page "[sigtramp]":
- * the replay needs to know it is one (Linux puts __kernel_rt_sigreturn in the named [vdso];
- * qemu-user before 8.1 writes the two instructions to an anonymous page of its own).
+ * holding addr (the stack's, for a capture).
+ *
+ * The signal-return trampoline tramp names its mapping "[sigtramp]" when the mapping is
+ * anonymous, starts at tramp, and tramp really is "movz x8, #139; svc #0": qemu-user before
+ * 8.1 writes those two instructions at the start of an anonymous page of its own (Linux puts
+ * __kernel_rt_sigreturn in the named [vdso]). The replay has no other way to know the page
+ * is a trampoline, and relies on it starting there.
  */
 static int read_maps(uint64_t addr, uint64_t tramp, unsigned *ret_n, uint64_t *ret_end)
 {
@@ -280,7 +282,7 @@ static int read_maps(uint64_t addr, uint64_t tramp, unsigned *ret_n, uint64_t *r
 			if (m->path_len > PATH_BYTES)
 				m->path_len = PATH_BYTES;
 			m->build_id = m->path_len ? build_id_of(start, end) : "";
-			if (m->path_len == 0 && tramp >= start && tramp + 8 <= end &&
+			if (m->path_len == 0 && tramp == start && tramp + 8 <= end &&
 			    ((const uint32_t *)tramp)[0] == INSN_MOV_X8_SIGRETURN &&
 			    ((const uint32_t *)tramp)[1] == INSN_SVC_0) {
 				m->path = "[sigtramp]";
@@ -297,8 +299,8 @@ static int read_maps(uint64_t addr, uint64_t tramp, unsigned *ret_n, uint64_t *r
 }
 
 /*
- * glibc's arm64 _start zeroes x29 and x30 without marking x30 undefined in its CFI, so libgcc
- * reports one more "frame" with IP 0 after it: that is the end, not a frame.
+ * glibc's _start marks x30 undefined (DW_CFA_undefined), the DWARF end of the chain; libgcc
+ * (GCC 11 and later) still calls back once more with IP 0 after it: the end, not a frame.
  */
 static _Unwind_Reason_Code backtrace_cb(struct _Unwind_Context *ctx, void *arg)
 {

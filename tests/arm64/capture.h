@@ -20,7 +20,8 @@
  * own signal frame: the frame after the one whose IP is the handler's return address (the
  * rt_sigreturn trampoline) must be the interrupted pc, else the snapshot has no expected
  * chain and the replay does not judge it. _Unwind_Backtrace is not async-signal-safe in
- * general; the fixtures only sample code that holds none of the locks it takes.
+ * general: the fixtures only interrupt code that holds no lock it takes (it takes none with
+ * glibc 2.35's _dl_find_object; dl_iterate_phdr's loader lock before that is recursive).
  *
  * Not thread-safe: one capturing thread, one scenario file at a time.
  */

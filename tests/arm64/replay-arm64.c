@@ -8,6 +8,7 @@
  *   --sysroot DIR          where the target's files are (default /usr/aarch64-linux-gnu)
  *   --min-agreement PCT    exit 1 when fewer frames agree (default 99.9)
  *   --quiet                print no mismatch, only the figures
+ *   --show                 print every judged chain, not only those that disagree
  *   --expect-pac yes|no    exit 1 unless signed return addresses were (yes) or were not (no)
  *                          found: a saved x30 on the stack or x30 itself that, with the
  *                          pointer-authentication code above bit 47 cleared, is an expected
@@ -27,7 +28,8 @@
  * a return address up at ra - 1, which for qemu's trampoline is the page before.
  *
  * A frame agrees when puw's PC at that depth equals the expected one (pcs[0] the interrupted
- * pc, then return addresses, compared as is: SNAPSHOT_F_EXPECTED_IS_RA). Frames beyond the
+ * pc, then return addresses; 1 is added to call-site addresses in a snapshot without
+ * SNAPSHOT_F_EXPECTED_IS_RA). Frames beyond the
  * expected chain (libgcc stops where no CFI exists, a PLT stub for one) are counted, not
  * judged. Snapshots without an expected chain are not judged.
  *
@@ -96,7 +98,7 @@ struct totals {
 static const char *sysroot = "/usr/aarch64-linux-gnu";
 static char snap_dir[4096]; /* directory of the snapshot file being replayed */
 static enum puw_mode mode = PUW_MODE_FP;
-static bool quiet;
+static bool quiet, show;
 static int expect_pac = -1; /* -1: no expectation */
 static struct symcache *symcache;
 static struct target_file files[MAX_FILES_CACHED];
@@ -134,7 +136,8 @@ static char *resolve(const char *guest, const char *build_id, struct elfcfi_info
 	char path[4096];
 
 	if (strcmp(guest, "[vdso]") == 0) {
-		snprintf(path, sizeof(path), "%s/vdso.so", snap_dir);
+		if (snprintf(path, sizeof(path), "%s/vdso.so", snap_dir) >= (int)sizeof(path))
+			return NULL;
 		return candidate_ok(path, build_id, ret) ? strdup(path) : NULL;
 	}
 	if (guest[0] != '/')
@@ -341,9 +344,9 @@ static void count_signed(const struct snapshot *s, struct totals *t)
 	}
 }
 
-static void replay_one(const char *file, unsigned index, const struct snapshot *s, struct totals *t)
+static void replay_one(const char *file, unsigned index, struct snapshot *s, struct totals *t)
 {
-	struct replay_module mods[SNAPSHOT_MAX_MODULES];
+	static struct replay_module mods[SNAPSHOT_MAX_MODULES];
 	struct replay_ctx ctx = {.mods = mods, .n_mods = s->n_modules};
 	struct puw_request req = {
 		.arch = PUW_ARCH_AARCH64,
@@ -383,6 +386,10 @@ static void replay_one(const char *file, unsigned index, const struct snapshot *
 
 	t->judged++;
 	t->frames += n_exp;
+	/* Without SNAPSHOT_F_EXPECTED_IS_RA the expected callers are return addresses - 1. */
+	if (!(s->flags & SNAPSHOT_F_EXPECTED_IS_RA))
+		for (unsigned i = 1; i < n_exp; i++)
+			s->expected[i]++;
 	count_signed(s, t);
 	for (unsigned i = 0; i < n_exp; i++)
 		if (i < (unsigned)n && pcs[i] == s->expected[i])
@@ -390,15 +397,14 @@ static void replay_one(const char *file, unsigned index, const struct snapshot *
 	t->agree += agree;
 	if ((unsigned)n > n_exp)
 		t->extra += (unsigned)n - n_exp;
-	if (agree == n_exp) {
+	if (agree == n_exp)
 		t->exact++;
-		return;
-	}
-	if (quiet)
+	if (quiet || (agree == n_exp && !show))
 		return;
 
-	printf("MISMATCH %s#%u [%s]: %u of %u frames agree, puw gave %d (stop: %s)\n", file, index,
-	       mode_name(mode), agree, n_exp, n, puw_stop_name(stop));
+	printf("%s %s#%u [%s]: %u of %u frames agree, puw gave %d (stop: %s)\n",
+	       agree == n_exp ? "AGREE" : "MISMATCH", file, index, mode_name(mode), agree, n_exp, n,
+	       puw_stop_name(stop));
 	for (unsigned i = 0; i < n_exp || i < (unsigned)n; i++) {
 		char e[512], g[512];
 		bool has_e = i < n_exp, has_g = i < (unsigned)n;
@@ -499,7 +505,7 @@ static int replay_file(const char *path, struct totals *sum)
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: replay-arm64 [--mode fp|auto|cfi] [--sysroot DIR] "
-		     "[--min-agreement PCT] [--expect-pac yes|no] [--quiet] FILE...\n");
+		     "[--min-agreement PCT] [--expect-pac yes|no] [--quiet] [--show] FILE...\n");
 }
 
 int main(int argc, char **argv)
@@ -509,6 +515,7 @@ int main(int argc, char **argv)
 		{"sysroot", required_argument, NULL, 's'},
 		{"min-agreement", required_argument, NULL, 'a'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"show", no_argument, NULL, 'S'},
 		{"expect-pac", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -539,6 +546,9 @@ int main(int argc, char **argv)
 			break;
 		case 'q':
 			quiet = true;
+			break;
+		case 'S':
+			show = true;
 			break;
 		case 'p':
 			if (strcmp(optarg, "yes") != 0 && strcmp(optarg, "no") != 0) {
