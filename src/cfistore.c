@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cfistore.h"
@@ -476,12 +477,23 @@ bool cfi_binary_table(const struct cfi_binary *b, uint64_t map_start, uint64_t m
 	return true;
 }
 
-void cfistore_wait_idle(struct cfistore *s)
+int cfistore_wait_idle(struct cfistore *s, unsigned timeout_ms)
 {
+	struct timespec deadline;
+	int r = 0;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
 	pthread_mutex_lock(&s->lock);
-	while (s->q_len || s->loading)
-		pthread_cond_wait(&s->idle_cond, &s->lock);
+	while ((s->q_len || s->loading) && r == 0)
+		r = pthread_cond_timedwait(&s->idle_cond, &s->lock, &deadline);
 	pthread_mutex_unlock(&s->lock);
+	return r == ETIMEDOUT ? -ETIMEDOUT : 0;
 }
 
 void cfistore_get_stats(struct cfistore *s, struct cfistore_stats *ret)

@@ -63,8 +63,11 @@ void cfistore_unref(struct cfistore *s, struct cfi_binary *b); /* accepts NULL *
 bool cfi_binary_table(const struct cfi_binary *b, uint64_t map_start, uint64_t map_pgoff,
 		      const struct puw_cfi **ret_cfi, uint64_t *ret_bias);
 
-/* Waits until every queued load has finished (tests and --check paths). */
-void cfistore_wait_idle(struct cfistore *s);
+/*
+ * Waits until every queued load has finished, at most timeout_ms. Returns 0, or -ETIMEDOUT.
+ * For start-up only: before sampling starts, nothing waits to be drained.
+ */
+int cfistore_wait_idle(struct cfistore *s, unsigned timeout_ms);
 
 void cfistore_get_stats(struct cfistore *s, struct cfistore_stats *ret);
 

@@ -277,7 +277,8 @@ static bool find_symbol(Elf *elf, const char *name, uint64_t *ret_addr, uint64_t
 		Elf_Data *d;
 		size_t n;
 
-		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
+		if (!gelf_getshdr(scn, &sh) ||
+		    (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
 			continue;
 		if (sh.sh_entsize != sizeof(Elf64_Sym))
 			continue;
@@ -365,11 +366,10 @@ static int read_info(struct elf_file *f, struct elfcfi_info *info)
 				.flags = ph.p_flags,
 			};
 		else if (ph.p_type == PT_NOTE && ph.p_filesz && !info->build_id_size)
-			read_build_id_notes(elf_getdata_rawchunk(f->elf, (int64_t)ph.p_offset,
-								 ph.p_filesz,
-								 ph.p_align == 8 ? ELF_T_NHDR8
-										 : ELF_T_NHDR),
-					    info);
+			read_build_id_notes(
+				elf_getdata_rawchunk(f->elf, (int64_t)ph.p_offset, ph.p_filesz,
+						     ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR),
+				info);
 		else if (ph.p_type == PT_GNU_EH_FRAME && ph.p_filesz)
 			info->has_eh_frame = true;
 	}
@@ -486,9 +486,18 @@ int elfcfi_load(const char *path, const char *debug_path, struct puw_cfi **ret_c
 	if ((scn = find_section(f.elf, ".got", &sh)))
 		s.data_addr = sh.sh_addr;
 
-	/* A separate debug file adds .debug_frame and a full .symtab; it must be ours. */
+	/*
+	 * A separate debug file adds .debug_frame and a full .symtab. It must be this file's:
+	 * same machine, and the same build-id when both have one (a stale debug package would
+	 * describe other code at the same addresses).
+	 */
 	if (debug_path && file_open(debug_path, &dbg) == 0) {
-		if (dbg.arch == f.arch)
+		struct elfcfi_info di;
+
+		if (dbg.arch == f.arch && read_info(&dbg, &di) == 0 &&
+		    (!info.build_id_size || !di.build_id_size ||
+		     (di.build_id_size == info.build_id_size &&
+		      memcmp(di.build_id, info.build_id, info.build_id_size) == 0)))
 			have_dbg = true;
 		else
 			file_close(&dbg);
@@ -545,8 +554,7 @@ int elfcfi_bias(const struct elfcfi_info *info, uint64_t map_start, uint64_t map
 	return -ENOENT;
 }
 
-int elfcfi_build_id_path(const struct elfcfi_info *info, const char *root, char *buf,
-			 size_t size)
+int elfcfi_build_id_path(const struct elfcfi_info *info, const char *root, char *buf, size_t size)
 {
 	static const char digits[] = "0123456789abcdef";
 	char hex[2 * ELFCFI_BUILD_ID_MAX + 1];
@@ -568,8 +576,8 @@ int elfcfi_build_id_path(const struct elfcfi_info *info, const char *root, char 
 	return 0;
 }
 
-int elfcfi_debuglink_path(const struct elfcfi_info *info, const char *path, unsigned i,
-			  char *buf, size_t size)
+int elfcfi_debuglink_path(const struct elfcfi_info *info, const char *path, unsigned i, char *buf,
+			  size_t size)
 {
 	const char *slash;
 	int dirlen, n;
@@ -582,7 +590,8 @@ int elfcfi_debuglink_path(const struct elfcfi_info *info, const char *path, unsi
 	dirlen = slash ? (int)(slash - path) : 0;
 	switch (i) {
 	case 0:
-		n = snprintf(buf, size, "%.*s%s%s", dirlen, path, slash ? "/" : "", info->debuglink);
+		n = snprintf(buf, size, "%.*s%s%s", dirlen, path, slash ? "/" : "",
+			     info->debuglink);
 		break;
 	case 1:
 		n = snprintf(buf, size, "%.*s%s.debug/%s", dirlen, path, slash ? "/" : "",

@@ -58,8 +58,8 @@ int elfcfi_read_info(const char *path, struct elfcfi_info *ret);
  * Returns 0 with an owned table in *ret_cfi (puw_cfi_free()) and, when ret_info is not
  * NULL, the headers of path in *ret_info; -ENOENT when neither file has usable CFI,
  * -ENOEXEC for a corrupt file, -EOPNOTSUPP, -ENOMEM, or the errno of open(). A debug file
- * that cannot be read is ignored (its .debug_frame is optional), unless it is corrupt in a
- * way that could have been a bug in the caller's lookup: it must match path's machine.
+ * that cannot be read, is corrupt, is for another machine or has another build-id is
+ * ignored: its .debug_frame is optional.
  */
 int elfcfi_load(const char *path, const char *debug_path, struct puw_cfi **ret_cfi,
 		struct elfcfi_info *ret_info);
@@ -76,16 +76,15 @@ int elfcfi_bias(const struct elfcfi_info *info, uint64_t map_start, uint64_t map
  * "<root>/usr/lib/debug/.build-id/xx/rest.debug" for info's build-id (root may be NULL or
  * "", or e.g. "/proc/PID/root"). Returns 0, -ENOENT without a build-id, -ENAMETOOLONG.
  */
-int elfcfi_build_id_path(const struct elfcfi_info *info, const char *root, char *buf,
-			 size_t size);
+int elfcfi_build_id_path(const struct elfcfi_info *info, const char *root, char *buf, size_t size);
 
 /*
  * The i-th place (i = 0, 1, 2) GDB looks for the .gnu_debuglink file of the binary at
  * path: its directory, its directory's .debug/, and /usr/lib/debug/ + its directory.
  * Returns 0, -ENOENT when there is no debuglink or no i-th place, -ENAMETOOLONG.
  */
-int elfcfi_debuglink_path(const struct elfcfi_info *info, const char *path, unsigned i,
-			  char *buf, size_t size);
+int elfcfi_debuglink_path(const struct elfcfi_info *info, const char *path, unsigned i, char *buf,
+			  size_t size);
 
 /* CRC-32 as .gnu_debuglink uses it (the zlib/IEEE polynomial), continuing from crc. */
 uint32_t elfcfi_crc32(uint32_t crc, const void *p, size_t n);

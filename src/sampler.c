@@ -48,6 +48,7 @@
 #define SCRATCH_BYTES (65536 + 64)
 #define CFI_MAX_BYTES (256u << 20)
 #define CFI_MAX_BINARIES 16384
+#define BOOTSTRAP_CFI_WAIT_MS 5000
 #define STOP_BINARIES 4096 /* binaries whose truncated unwinds are counted (power of two) */
 
 struct cpu_ring {
@@ -541,12 +542,21 @@ int sampler_bootstrap(struct sampler *s)
 	int n = 0;
 
 	if (s->cfg.cmd_pid > 0)
-		return proc_table_scan(s->procs, (uint32_t)s->cfg.cmd_pid);
-	if (!s->cfg.pids)
-		return proc_table_scan_all(s->procs);
-	for (size_t i = 0; i < s->cfg.n_pids; i++)
-		if (proc_table_scan(s->procs, s->cfg.pids[i]) >= 0)
-			n++;
+		n = proc_table_scan(s->procs, (uint32_t)s->cfg.cmd_pid);
+	else if (!s->cfg.pids)
+		n = proc_table_scan_all(s->procs);
+	else
+		for (size_t i = 0; i < s->cfg.n_pids; i++)
+			if (proc_table_scan(s->procs, s->cfg.pids[i]) >= 0)
+				n++;
+	/*
+	 * Let the loader compile the CFI of what is already running before sampling starts, so
+	 * the first window unwinds as well as the rest; bounded, since a huge machine may
+	 * have more binaries than are worth a slow start.
+	 */
+	if (s->cfis && cfistore_wait_idle(s->cfis, BOOTSTRAP_CFI_WAIT_MS) < 0)
+		log_info("CFI of the running processes still loading after %u ms; their first "
+			 "samples unwind by frame pointers", BOOTSTRAP_CFI_WAIT_MS);
 	return n;
 }
 

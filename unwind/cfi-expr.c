@@ -209,8 +209,8 @@ static bool reg_value(const struct puw_frame *f, uint64_t reg, uint64_t *ret)
 	return true;
 }
 
-int puw_expr_eval(const struct puw_walk *w, const struct puw_frame *f, const uint8_t *p,
-		  size_t len, bool has_push, uint64_t push, uint64_t *ret)
+int puw_expr_eval(const struct puw_walk *w, const struct puw_frame *f, const uint8_t *p, size_t len,
+		  bool has_push, uint64_t push, uint64_t *ret)
 {
 	uint64_t st[CFI_EXPR_STACK];
 	struct expr_cur c = {p, len, 0};
@@ -258,7 +258,7 @@ int puw_expr_eval(const struct puw_walk *w, const struct puw_frame *f, const uin
 		case DW_OP_const2u:
 		case DW_OP_const4u:
 		case DW_OP_const8u: {
-			unsigned size = op == DW_OP_const1u	? 1
+			unsigned size = op == DW_OP_const1u   ? 1
 					: op == DW_OP_const2u ? 2
 					: op == DW_OP_const4u ? 4
 							      : 8;
@@ -272,7 +272,7 @@ int puw_expr_eval(const struct puw_walk *w, const struct puw_frame *f, const uin
 		case DW_OP_const2s:
 		case DW_OP_const4s:
 		case DW_OP_const8s: {
-			unsigned size = op == DW_OP_const1s	? 1
+			unsigned size = op == DW_OP_const1s   ? 1
 					: op == DW_OP_const2s ? 2
 					: op == DW_OP_const4s ? 4
 							      : 8;
@@ -376,35 +376,63 @@ int puw_expr_eval(const struct puw_walk *w, const struct puw_frame *f, const uin
 			b = st[--n]; /* the top is the second operand */
 			a = st[n - 1];
 			switch (op) {
-			case DW_OP_and: a &= b; break;
+			case DW_OP_and:
+				a &= b;
+				break;
 			case DW_OP_div:
 				/* Signed division; 0 and INT64_MIN / -1 would trap. */
 				if (b == 0 || ((int64_t)a == INT64_MIN && (int64_t)b == -1))
 					return PUW_STOP_BAD_CFA;
 				a = (uint64_t)((int64_t)a / (int64_t)b);
 				break;
-			case DW_OP_minus: a -= b; break;
+			case DW_OP_minus:
+				a -= b;
+				break;
 			case DW_OP_mod:
 				if (b == 0)
 					return PUW_STOP_BAD_CFA;
 				a %= b;
 				break;
-			case DW_OP_mul: a *= b; break;
-			case DW_OP_or: a |= b; break;
-			case DW_OP_plus: a += b; break;
-			case DW_OP_shl: a = b >= 64 ? 0 : a << b; break;
-			case DW_OP_shr: a = b >= 64 ? 0 : a >> b; break;
+			case DW_OP_mul:
+				a *= b;
+				break;
+			case DW_OP_or:
+				a |= b;
+				break;
+			case DW_OP_plus:
+				a += b;
+				break;
+			case DW_OP_shl:
+				a = b >= 64 ? 0 : a << b;
+				break;
+			case DW_OP_shr:
+				a = b >= 64 ? 0 : a >> b;
+				break;
 			case DW_OP_shra:
 				a = (uint64_t)((int64_t)a >> (b >= 63 ? 63 : b));
 				break;
-			case DW_OP_xor: a ^= b; break;
+			case DW_OP_xor:
+				a ^= b;
+				break;
 			/* Comparisons are signed (DWARF 5, 2.5.1.4, generic type). */
-			case DW_OP_eq: a = a == b; break;
-			case DW_OP_ge: a = (int64_t)a >= (int64_t)b; break;
-			case DW_OP_gt: a = (int64_t)a > (int64_t)b; break;
-			case DW_OP_le: a = (int64_t)a <= (int64_t)b; break;
-			case DW_OP_lt: a = (int64_t)a < (int64_t)b; break;
-			case DW_OP_ne: a = a != b; break;
+			case DW_OP_eq:
+				a = a == b;
+				break;
+			case DW_OP_ge:
+				a = (int64_t)a >= (int64_t)b;
+				break;
+			case DW_OP_gt:
+				a = (int64_t)a > (int64_t)b;
+				break;
+			case DW_OP_le:
+				a = (int64_t)a <= (int64_t)b;
+				break;
+			case DW_OP_lt:
+				a = (int64_t)a < (int64_t)b;
+				break;
+			case DW_OP_ne:
+				a = a != b;
+				break;
 			}
 			st[n - 1] = a;
 			break;

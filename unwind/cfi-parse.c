@@ -416,8 +416,8 @@ int cfi_cie_parse(const struct cfi_parser *ps, const struct cfi_sec *s, size_t o
 				break;
 			default:
 				/*
-				 * An unknown letter: its data could be anything, and the ones after it
-				 * (an 'R' that sets the FDE encoding) cannot be trusted.
+				 * An unknown letter: its data could be anything, and the ones after
+				 * it (an 'R' that sets the FDE encoding) cannot be trusted.
 				 */
 				return -EOPNOTSUPP;
 			}
@@ -449,7 +449,8 @@ int cfi_fde_parse(const struct cfi_parser *ps, const struct cfi_sec *s, const st
 	if (r)
 		return r;
 	if (ind)
-		return -EOPNOTSUPP; /* a function address stored elsewhere: never seen in practice */
+		return -EOPNOTSUPP; /* a function address stored elsewhere: never seen in practice
+				     */
 	/* The length has the pointer's size and format, without its relative base. */
 	r = rd_encoded(&c, cie->fde_enc & 0x0f, ps, 0, &range, &ind);
 	if (r)
@@ -491,8 +492,7 @@ static bool factor(int64_t a, int64_t b, int64_t *ret)
 	return !__builtin_mul_overflow(a, b, ret);
 }
 
-int cfi_program_run(struct cfi_vm *vm, const struct cfi_sec *s, size_t pos, size_t end,
-		    bool is_cie)
+int cfi_program_run(struct cfi_vm *vm, const struct cfi_sec *s, size_t pos, size_t end, bool is_cie)
 {
 	const struct cfi_parser *ps = vm->ps;
 	const struct cfi_cie *cie = vm->cie;
@@ -516,7 +516,8 @@ int cfi_program_run(struct cfi_vm *vm, const struct cfi_sec *s, size_t pos, size
 			delta = low;
 			goto advance;
 		case DW_CFA_offset:
-			if (!rd_uleb(&c, &u) || u > INT64_MAX || !factor((int64_t)u, cie->data_align, &off))
+			if (!rd_uleb(&c, &u) || u > INT64_MAX ||
+			    !factor((int64_t)u, cie->data_align, &off))
 				return -EBADMSG;
 			col_set(st, ps, low, PUW_CFI_OFFSET, off, NULL, 0);
 			continue;

@@ -29,7 +29,7 @@ struct cfi_sec {
 	size_t size;
 	uint64_t addr;
 	bool addr_known; /* pcrel pointers resolvable */
-	bool eh;         /* .eh_frame conventions, else .debug_frame */
+	bool eh;	 /* .eh_frame conventions, else .debug_frame */
 };
 
 /* What the parser needs to know of the target. */
@@ -41,10 +41,10 @@ struct cfi_parser {
 
 /* One entry's framing. */
 struct cfi_entry {
-	size_t body;     /* first byte after the length */
+	size_t body;	 /* first byte after the length */
 	size_t after_id; /* first byte after the CIE id / CIE pointer */
-	size_t next;     /* the next entry */
-	size_t cie_off;  /* FDE: offset of its CIE in the section, SIZE_MAX if outside */
+	size_t next;	 /* the next entry */
+	size_t cie_off;	 /* FDE: offset of its CIE in the section, SIZE_MAX if outside */
 	bool is_cie;
 	bool is64;
 	bool empty; /* .debug_frame zero-length entry */

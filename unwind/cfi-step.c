@@ -13,7 +13,7 @@
 #include "cfi-step.h"
 
 int puw_cfi_cfa_slow(const struct puw_walk *w, const struct puw_frame *f,
-		       const struct cfi_rule *rule, uint64_t *ret)
+		     const struct cfi_rule *rule, uint64_t *ret)
 {
 	const struct puw_regs *regs = &f->regs;
 	uint64_t base;
@@ -121,4 +121,3 @@ int puw_cfi_regs_recover(const struct puw_walk *w, const struct puw_frame *f,
 	}
 	return 0;
 }
-

@@ -99,7 +99,8 @@ cfi_step_inline(const struct puw_walk *w, struct puw_frame *f, const struct cfi_
 			unsigned reg = k->kept[i];
 
 			if (__builtin_expect(cfi_reg_kind(rr) == PUW_CFI_OFFSET, 1)) {
-				if (!puw_walk_read_u64(w, cfa + (uint64_t)(int64_t)cfi_reg_value(rr),
+				if (!puw_walk_read_u64(w,
+						       cfa + (uint64_t)(int64_t)cfi_reg_value(rr),
 						       &regs->r[reg])) {
 					*ret_stop = PUW_STOP_STACK_EXHAUSTED;
 					return PUW_STEP_STOP;
@@ -174,7 +175,8 @@ cfi_walk_inline(const struct puw_walk *w, struct puw_frame *f, uint64_t *pcs, un
 			break;
 		}
 		pc = (f->innermost ? f->pc : f->pc - 1) - f->mod.bias;
-		rule = cache ? cfi_lookup_cached(f->mod.cfi, cache, pc) : cfi_lookup(f->mod.cfi, pc);
+		rule = cache ? cfi_lookup_cached(f->mod.cfi, cache, pc)
+			     : cfi_lookup(f->mod.cfi, pc);
 		if (!rule) {
 			stopped = false;
 			break;

@@ -5,8 +5,10 @@
  *
  * A table is one allocation, immutable after compilation:
  *
- *   row_pc[n_rows]     u32 offsets from base, ascending; row i covers [row_pc[i], row_pc[i+1])
- *   row_rule[n_rows]   u16 (or u32 past 65535 rules) index of the row's rule; rule 0 = no CFI
+ *   rows[n_rows]       packed {u32 offset from base, u16 rule index} (6 bytes; {u32, u32}
+ *                      past 65535 rules), ascending; row i covers [pc(i), pc(i + 1)); rule 0
+ *                      is "no CFI". Address and rule share a cache line: a lookup with cold
+ *                      caches misses once for both.
  *   page[n_pages + 1]  for page p (addresses [p << page_shift, (p + 1) << page_shift) from
  *                      base): the row covering the page's first address; a lookup binary
  *                      searches only between page[p] and page[p + 1]
@@ -24,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "puw.h"
 
@@ -76,13 +79,13 @@ static inline int32_t cfi_reg_value(uint32_t r)
 
 struct cfi_rule {
 	uint8_t cfa_kind;
-	uint8_t cfa_reg;  /* DWARF register; PLT: the (rip & 15) threshold */
+	uint8_t cfa_reg; /* DWARF register; PLT: the (rip & 15) threshold */
 	uint8_t flags;
 	uint8_t reserved;
-	uint16_t saved;   /* bit i: kept register i has a rule other than PUW_CFI_SAME */
+	uint16_t saved; /* bit i: kept register i has a rule other than PUW_CFI_SAME */
 	uint16_t reserved2;
-	int32_t cfa_off;  /* offset; CFI_CFA_EXPR: offset of the expression in exprs */
-	uint32_t reg[];   /* one per kept register of the architecture */
+	int32_t cfa_off; /* offset; CFI_CFA_EXPR: offset of the expression in exprs */
+	uint32_t reg[];	 /* one per kept register of the architecture */
 };
 
 #define CFI_RULE_HEADER_BYTES 12
@@ -91,15 +94,14 @@ struct puw_cfi {
 	uint32_t id; /* serial number, never 0, distinct for every live table (puw_cache keys) */
 	enum puw_arch arch;
 	uint8_t page_shift;
-	uint8_t wide_rules; /* row_rule is u32, not u16 */
+	uint8_t row_bytes; /* 6, or 8 with u32 rule indices */
 	uint32_t n_rows;
 	uint32_t n_pages;
 	uint32_t n_rules;
 	uint32_t rule_stride;
 	uint64_t base;
 	uint32_t span;
-	const uint32_t *row_pc;
-	const void *row_rule;
+	const uint8_t *rows;
 	const uint32_t *page;
 	const uint8_t *rules;
 	const uint8_t *exprs;
@@ -116,9 +118,35 @@ static inline const struct cfi_rule *cfi_rule_at(const struct puw_cfi *cfi, uint
  * Row index covering ELF address addr, or -1 when addr is outside every FDE's span (inside
  * the span, gaps are rows whose rule is 0).
  */
+/* Row i's address offset and rule index (unaligned loads: the rows are packed). */
+static inline uint32_t cfi_row_pc(const struct puw_cfi *cfi, uint32_t i)
+{
+	uint32_t v;
+
+	memcpy(&v, cfi->rows + (size_t)i * cfi->row_bytes, sizeof(v));
+	return v;
+}
+
+static inline uint32_t cfi_row_rule(const struct puw_cfi *cfi, uint32_t i)
+{
+	const uint8_t *p = cfi->rows + (size_t)i * cfi->row_bytes + 4;
+	uint32_t v32;
+	uint16_t v16;
+
+	if (cfi->row_bytes == 8) {
+		memcpy(&v32, p, sizeof(v32));
+		return v32;
+	}
+	memcpy(&v16, p, sizeof(v16));
+	return v16;
+}
+
+/*
+ * Row index covering ELF address addr, or -1 when addr is outside every FDE's span (inside
+ * the span, gaps are rows whose rule is 0).
+ */
 static inline int64_t cfi_find_row_index(const struct puw_cfi *cfi, uint64_t addr)
 {
-	const uint32_t *row_pc = cfi->row_pc;
 	uint64_t off = addr - cfi->base;
 	uint32_t base, n, o;
 
@@ -135,17 +163,10 @@ static inline int64_t cfi_find_row_index(const struct puw_cfi *cfi, uint64_t add
 	while (n > 1) {
 		uint32_t half = n / 2;
 
-		base = row_pc[base + half] <= o ? base + half : base;
+		base = cfi_row_pc(cfi, base + half) <= o ? base + half : base;
 		n -= half;
 	}
 	return base;
-}
-
-static inline uint32_t cfi_row_rule(const struct puw_cfi *cfi, uint32_t row)
-{
-	if (cfi->wide_rules)
-		return ((const uint32_t *)cfi->row_rule)[row];
-	return ((const uint16_t *)cfi->row_rule)[row];
 }
 
 /* The rule for ELF address addr, NULL when no CFI covers it. */
@@ -180,7 +201,7 @@ struct puw_cache {
 
 /* The rule for addr through the memo; NULL when no CFI covers it. */
 static inline const struct cfi_rule *cfi_lookup_cached(const struct puw_cfi *cfi,
-							struct puw_cache *cache, uint64_t addr)
+						       struct puw_cache *cache, uint64_t addr)
 {
 	uint64_t off = addr - cfi->base, key;
 	struct cfi_cache_slot *slot;

@@ -5,9 +5,10 @@
  *
  * The driver walks one frame at a time over a small frame state (struct puw_frame). Each
  * step asks a method to turn the frame into its caller's: the table-driven CFI step
- * (cfi-step.c) when the mode allows and a compiled table covers the PC, else the
- * architecture's frame-pointer step. A step never reads outside the stack copy and never
- * dereferences a target address: every read goes through puw_stack_read_u64().
+ * (cfi-step.h, run in the architecture's own loop, puw_arch_ops.cfi_walk) when the mode
+ * allows and a compiled table covers the PC, else the architecture's frame-pointer step. A
+ * step never reads outside the stack copy and never dereferences a target address: every
+ * read goes through puw_stack_read_u64() or puw_walk_read_u64().
  *
  * Invariant the driver relies on for termination: every step that produces a caller frame
  * either moves sp strictly toward the stack base or is a one-off that cannot repeat: arm64's
@@ -33,8 +34,8 @@ struct puw_frame {
 	uint64_t lr; /* arm64 x30 while it still holds a live value (innermost frame) */
 	bool lr_valid;
 	/*
-	 * pc is exact, not a return address, and every register is live: the sample itself, or
-	 * the context a signal frame saved.
+	 * pc is exact, not a return address: the sample itself, or the context a signal frame
+	 * saved (then every register the frame saved is live too).
 	 */
 	bool innermost;
 	bool mod_valid; /* mod describes the module holding pc (asked once per frame) */

@@ -16,8 +16,9 @@
  * pointers, or by CFI with a frame-pointer fallback where no CFI covers a PC (JIT code, Go).
  *
  * Thread safety: puw_unwind() keeps no state; concurrent calls are fine as long as each
- * has its own output buffer and statistics. A compiled struct puw_cfi is immutable: one table
- * serves every process and thread that maps the binary, from any number of threads.
+ * has its own output buffer, statistics and lookup cache. A compiled struct puw_cfi is
+ * immutable: one table serves every process and thread that maps the binary, from any
+ * number of threads.
  */
 #ifndef PUW_H
 #define PUW_H
@@ -45,7 +46,9 @@ struct puw_regs {
 };
 
 enum puw_stop {
-	PUW_STOP_END,             /* reached the outermost frame (FP chain ended with 0) */
+	PUW_STOP_END,             /* reached the outermost frame: FP chain ended with 0, CFI
+				   * marks the return address undefined (_start, thread entry),
+				   * or the return address is 0 */
 	PUW_STOP_NO_REGS,         /* the sample carried no user registers (kernel thread), or
 				   * not those the walk starts from (then only pcs[0]) */
 	PUW_STOP_STACK_EXHAUSTED, /* the next read falls outside the copied stack */
@@ -169,6 +172,7 @@ struct puw_cfi_stats {
 	size_t fdes_overlapping; /* skipped: range already covered (eh_frame wins) */
 	size_t fdes_empty;       /* skipped: zero length or discarded (address 0) */
 	uint64_t text_bytes;     /* span of addresses the rows describe */
+	size_t input_bytes;      /* .eh_frame + .debug_frame bytes parsed */
 };
 
 /*

@@ -199,7 +199,7 @@ static bool request_valid(const struct puw_request *req, const uint64_t *pcs, un
 int puw_unwind(const struct puw_request *req, uint64_t *pcs, unsigned max, enum puw_stop *ret_stop)
 {
 	struct puw_walk w;
-	struct puw_frame f = {.innermost = true};
+	struct puw_frame f;
 	const struct puw_regs *regs;
 	struct puw_stats st = {0};
 	enum puw_stop stop;
@@ -213,6 +213,15 @@ int puw_unwind(const struct puw_request *req, uint64_t *pcs, unsigned max, enum 
 	w.req = req;
 	w.arch = arch_get(req->arch);
 	regs = req->regs;
+	/*
+	 * Field by field: the register file (a few hundred bytes) is copied below only when a
+	 * CFI mode reads it, never zeroed for nothing.
+	 */
+	f.pc = f.sp = f.fp = f.lr = 0;
+	f.lr_valid = false;
+	f.innermost = true;
+	f.mod_valid = f.mod_known = false;
+	f.regs.valid = 0;
 
 	/* Without a PC there is nothing to report: a kernel thread, or REGS_USER missing. */
 	if (!puw_regs_has(regs, w.arch->dwarf_pc)) {

@@ -11,6 +11,7 @@ E2E_WORKLOAD_CFLAGS = $(WARN_CFLAGS) -O2 -fno-omit-frame-pointer
 
 check_PROGRAMS += \
 	tests/e2e/workload-shares \
+	tests/e2e/workload-shares-nofp \
 	tests/e2e/workload-threads \
 	tests/e2e/workload-exec \
 	tests/e2e/workload-exits \
@@ -19,6 +20,11 @@ check_PROGRAMS += \
 tests_e2e_workload_shares_SOURCES = tests/e2e/workload-shares.c tests/e2e/workload.h
 tests_e2e_workload_shares_CFLAGS = $(E2E_WORKLOAD_CFLAGS)
 tests_e2e_workload_shares_LDFLAGS =
+
+# The same workload without frame pointers: only DWARF CFI unwinds it (cfi-real.sh).
+tests_e2e_workload_shares_nofp_SOURCES = tests/e2e/workload-shares.c tests/e2e/workload.h
+tests_e2e_workload_shares_nofp_CFLAGS = $(WARN_CFLAGS) -O2 -fomit-frame-pointer
+tests_e2e_workload_shares_nofp_LDFLAGS =
 
 tests_e2e_workload_threads_SOURCES = tests/e2e/workload-threads.c tests/e2e/workload.h
 tests_e2e_workload_threads_CFLAGS = $(E2E_WORKLOAD_CFLAGS) $(PTHREAD_CFLAGS)
@@ -48,6 +54,7 @@ E2E_TESTS = \
 	tests/e2e/threads.sh \
 	tests/e2e/exec.sh \
 	tests/e2e/exit-mid-window.sh \
+	tests/e2e/cfi-real.sh \
 	tests/e2e/unprivileged.sh
 
 dist_check_SCRIPTS += $(E2E_TESTS)

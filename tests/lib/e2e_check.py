@@ -37,6 +37,8 @@ Group options (after --select K=V, or --select all):
   --chain F1,F2,...    a call chain, outermost first, that must end at the sample's leaf
                        (repeatable: a sample passes when it matches any of them)
   --min-chain PCT      share of samples matching a --chain (default 99)
+  --outermost F1,F2..  the functions a complete stack ends in (e.g. _start,clone3)
+  --min-outermost PCT  share of samples whose outermost user frame is one of them (default 99)
   --leaf-share F=PCT   share of samples whose leaf is F, within --tolerance points of PCT
   --tolerance PTS      for --leaf-share (default 5)
   --min-leaf-share F=PCT, --max-leaf-share F=PCT
@@ -122,6 +124,8 @@ def group_parser():
     p.add_argument("--max-samples", type=float)
     p.add_argument("--chain", action="append", default=[])
     p.add_argument("--min-chain", type=float, default=99.0)
+    p.add_argument("--outermost")
+    p.add_argument("--min-outermost", type=float, default=99.0)
     p.add_argument("--leaf-share", action="append", default=[])
     p.add_argument("--tolerance", type=float, default=5.0)
     p.add_argument("--min-leaf-share", action="append", default=[])
@@ -339,6 +343,27 @@ def check_group(ga, samples, failures, distinct_values):
                 print("    not a full chain (%d): %s" % (n, key))
             fail("%.2f%% of samples have a full chain, expected >= %.1f%%"
                  % (pct(full, total), ga.min_chain))
+
+    if ga.outermost:
+        roots = {f for f in ga.outermost.split(",") if f}
+        ends = {}
+        complete = 0
+        for s in sel:
+            root = (s.user[-1].get("function") or "") if s.user else ""
+            if root in roots:
+                complete += s.weight
+            else:
+                key = " <- ".join((f.get("function") or "0x%x" % f.get("address", 0))
+                                  for f in s.user[-3:]) or NO_USER_FRAMES
+                ends[key] = ends.get(key, 0) + s.weight
+        print("  complete stacks (outermost frame in %s): %.2f%% (%d of %d; min %.1f%%)" %
+              (",".join(sorted(roots)), pct(complete, total), complete, total,
+               ga.min_outermost))
+        for key, n in sorted(ends.items(), key=lambda x: -x[1])[:5]:
+            print("    ends elsewhere (%d): ... %s" % (n, key))
+        if not total or pct(complete, total) < ga.min_outermost:
+            fail("%.2f%% of samples reach the outermost frame, expected >= %.1f%%"
+                 % (pct(complete, total), ga.min_outermost))
 
     for spec in ga.leaf_share:
         fn, want = kv(spec, "--leaf-share", number=True)

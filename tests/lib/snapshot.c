@@ -171,7 +171,8 @@ static int read_one(struct rd *r, struct snapshot *s)
 	if ((e = rd_u64(r, &s->stack_start)) < 0 || (e = rd_u64(r, &s->stack_size)) < 0)
 		return e;
 	/* The copy must not wrap the address space: [start, start + size) is a real range. */
-	if (s->stack_size > SNAPSHOT_MAX_STACK_BYTES || s->stack_start + s->stack_size < s->stack_start)
+	if (s->stack_size > SNAPSHOT_MAX_STACK_BYTES ||
+	    s->stack_start + s->stack_size < s->stack_start)
 		return -EBADMSG;
 	s->stack = malloc(s->stack_size ? s->stack_size : 1);
 	if (!s->stack)
@@ -205,8 +206,8 @@ static int read_one(struct rd *r, struct snapshot *s)
 
 int snapshot_read(FILE *f, struct snapshot *ret)
 {
-	struct snapshot s = { 0 };
-	struct rd r = { .f = f };
+	struct snapshot s = {0};
+	struct rd r = {.f = f};
 	char magic[8];
 	size_t got;
 	int e;
@@ -299,7 +300,7 @@ static bool snapshot_valid(const struct snapshot *s)
 
 int snapshot_write(FILE *f, const struct snapshot *s)
 {
-	struct wr w = { .f = f };
+	struct wr w = {.f = f};
 
 	if (!snapshot_valid(s))
 		return -EINVAL;
