@@ -738,6 +738,10 @@ static void handle_sample(struct sampler *s, const struct perf_event_header *h,
 	p = proc_table_lookup_or_scan(s->procs, rs.id.pid);
 	if (!p)
 		s->stats.no_process++;
+	if (s->cfg.on_sample)
+		s->cfg.on_sample(s->cfg.on_sample_ctx, &rs, p);
+	if (!w)
+		return;
 	series.pid = rs.id.pid;
 	series.tid = rs.id.tid;
 	if (p) {

@@ -22,6 +22,16 @@
 #include "profile.h"
 #include "puw.h"
 
+struct record_sample;
+struct proc;
+
+/*
+ * Called for every sample, in timestamp order, before it is unwound; rs and p (NULL when the
+ * process is not tracked) are valid only during the call. For tools that record samples
+ * (the snapshot capture of the test suite); the daemon leaves it NULL.
+ */
+typedef void sampler_sample_fn(void *ctx, const struct record_sample *rs, const struct proc *p);
+
 struct sampler_config {
 	uint32_t frequency_hz;
 	uint32_t stack_size;   /* bytes of user stack copied per sample; 8-aligned */
@@ -32,6 +42,8 @@ struct sampler_config {
 	const uint32_t *pids;  /* profile these processes; NULL = the whole machine */
 	size_t n_pids;
 	pid_t cmd_pid;         /* a stopped child to profile from its exec on (0 = none) */
+	sampler_sample_fn *on_sample; /* NULL: none */
+	void *on_sample_ctx;
 };
 
 struct sampler_stats {
@@ -72,7 +84,8 @@ int sampler_disable(struct sampler *s);
 
 /*
  * One drain round over all rings into w. With final, drains until the rings are empty
- * regardless of time (after sampler_disable). Returns the number of records processed.
+ * regardless of time (after sampler_disable). With w NULL, samples only go to on_sample
+ * (no unwinding, no aggregation). Returns the number of records processed.
  */
 int sampler_drain(struct sampler *s, struct profile_window *w, bool final);
 
