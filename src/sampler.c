@@ -81,6 +81,7 @@ struct sampler {
 
 	struct proc_table *procs;
 	struct cfistore *cfis; /* NULL in frame-pointer mode */
+	struct puw_cache *puw_cache; /* memo of CFI row lookups for this thread's unwinds */
 	struct sampler_stats stats;
 	struct sampler_binary_stops *stops_by_bin; /* open addressing by path pointer */
 	uint32_t n_stops_by_bin;
@@ -450,6 +451,11 @@ int sampler_open(const struct sampler_config *c, struct sampler **ret)
 			goto fail;
 		}
 		proc_table_set_binary_ops(s->procs, &binary_ops, s->cfis);
+		s->puw_cache = puw_cache_new();
+		if (!s->puw_cache) {
+			r = -ENOMEM;
+			goto fail;
+		}
 	}
 	for (int i = 0; i < s->n_cpus; i++) {
 		s->rings[i].cpu = s->cpus[i];
@@ -520,6 +526,7 @@ void sampler_free(struct sampler *s)
 	/* Mappings hold references into the CFI store: the table goes first. */
 	proc_table_free(s->procs);
 	cfistore_free(s->cfis);
+	puw_cache_free(s->puw_cache);
 	free(s->stops_by_bin);
 	free(s);
 }
@@ -784,6 +791,7 @@ static void handle_sample(struct sampler *s, const struct perf_event_header *h,
 				.find_module = find_module,
 				.ctx = &fc,
 				.stats = &s->stats.unwind,
+				.cache = s->puw_cache,
 			};
 			got = puw_unwind(&req, s->pcs, MAX_USER_FRAMES, &stop);
 		}

@@ -95,11 +95,14 @@ static const int8_t x86_64_perf_to_dwarf[X86_PERF_64_MAX] = {
 
 /*
  * A frame-pointer walk needs ip, sp and bp; CFI recovers the callee-saved registers (rbx,
- * rbp, r12..r15 in the psABI) of each caller, so those are requested too.
+ * rbp, r12..r15 in the psABI) of each caller, so those are requested too. r10 is not
+ * callee-saved, but GCC's stack-realigning prologues (DRAP) define the CFA through it for a
+ * few instructions: a sample taken there needs it for its own frame.
  */
 #define X86_64_PERF_REGS_MASK                                                                      \
 	(BIT(X86_PERF_BX) | BIT(X86_PERF_BP) | BIT(X86_PERF_SP) | BIT(X86_PERF_IP) |               \
-	 BIT(X86_PERF_R12) | BIT(X86_PERF_R13) | BIT(X86_PERF_R14) | BIT(X86_PERF_R15))
+	 BIT(X86_PERF_R8 + 2) | BIT(X86_PERF_R12) | BIT(X86_PERF_R13) | BIT(X86_PERF_R14) |        \
+	 BIT(X86_PERF_R15))
 
 /*
  * With frame pointers, rbp points at the saved caller rbp and the return address sits just

@@ -78,8 +78,12 @@ int puw_cfi_regs_recover(const struct puw_walk *w, const struct puw_frame *f,
 
 		switch (cfi_reg_kind(rr)) {
 		case PUW_CFI_OFFSET:
-			if (!puw_stack_read_u64(w->req, cfa + (uint64_t)(int64_t)v, &vals[i]))
-				return PUW_STOP_STACK_EXHAUSTED;
+			/* A slot outside the copy: see CFI_SLOT_OUTSIDE_COPY in cfi-step.h. */
+			if (!puw_stack_read_u64(w->req, cfa + (uint64_t)(int64_t)v, &vals[i])) {
+				if (i == a->n_kept - 1)
+					return PUW_STOP_STACK_EXHAUSTED;
+				unknown |= 1u << i;
+			}
 			break;
 		case PUW_CFI_VAL_OFFSET:
 			vals[i] = cfa + (uint64_t)(int64_t)v;
@@ -97,10 +101,13 @@ int puw_cfi_regs_recover(const struct puw_walk *w, const struct puw_frame *f,
 			r = puw_expr_eval(w, f, p, len, true, cfa, &addr);
 			if (r)
 				return r;
-			if (cfi_reg_kind(rr) == PUW_CFI_VAL_EXPR)
+			if (cfi_reg_kind(rr) == PUW_CFI_VAL_EXPR) {
 				vals[i] = addr;
-			else if (!puw_stack_read_u64(w->req, addr, &vals[i]))
-				return PUW_STOP_STACK_EXHAUSTED;
+			} else if (!puw_stack_read_u64(w->req, addr, &vals[i])) {
+				if (i == a->n_kept - 1)
+					return PUW_STOP_STACK_EXHAUSTED;
+				unknown |= 1u << i;
+			}
 			break;
 		case PUW_CFI_UNDEFINED:
 		default:

@@ -21,6 +21,15 @@
 #include "puw-internal.h"
 #include "cfi.h"
 
+/*
+ * CFI_SLOT_OUTSIDE_COPY: a callee-saved register whose save slot lies outside the stack
+ * copy becomes unknown; the walk goes on. The common case is a sample on an epilogue's
+ * `ret` whose row still says "rbx..r15 saved at CFA-56..CFA-16" (GCC does not always undo
+ * the rules as it pops): the slots are below the sampled SP, where the copy does not reach.
+ * Only a later frame whose CFA needs such a register stops (PUW_STOP_BAD_CFA), as libunwind
+ * and libdw do. The return address is different: without it there is no caller.
+ */
+
 /* An architecture's constants, as the step needs them. */
 struct cfi_step_arch {
 	uint8_t kept[CFI_MAX_KEPT]; /* = puw_arch_ops.kept_regs; the RA column last */
@@ -46,6 +55,16 @@ cfi_step_inline(const struct puw_walk *w, struct puw_frame *f, const struct cfi_
 	const uint32_t ra_saved = rule->saved & (1u << (k->n_kept - 1));
 	uint64_t cfa, ra, valid;
 	int r;
+
+	/*
+	 * The outermost frame (_start, a thread's entry) marks its return address undefined
+	 * (DW_CFA_undefined): the walk ends there whatever its CFA says — arm64 _start has
+	 * CFA == sp, which the direction check below would call a bad CFA.
+	 */
+	if (ra_saved && cfi_reg_kind(rule->reg[k->n_kept - 1]) == PUW_CFI_UNDEFINED) {
+		*ret_stop = PUW_STOP_END;
+		return PUW_STEP_STOP;
+	}
 
 	if (__builtin_expect(rule->cfa_kind == CFI_CFA_REG, 1)) {
 		/* The common case: sp- or fp-relative. */
@@ -99,13 +118,17 @@ cfi_step_inline(const struct puw_walk *w, struct puw_frame *f, const struct cfi_
 			unsigned reg = k->kept[i];
 
 			if (__builtin_expect(cfi_reg_kind(rr) == PUW_CFI_OFFSET, 1)) {
-				if (!puw_walk_read_u64(w,
-						       cfa + (uint64_t)(int64_t)cfi_reg_value(rr),
-						       &regs->r[reg])) {
+				uint64_t slot = cfa + (uint64_t)(int64_t)cfi_reg_value(rr);
+
+				if (puw_walk_read_u64(w, slot, &regs->r[reg])) {
+					nvalid |= UINT64_C(1) << reg;
+				} else if (reg == k->ra_col) {
 					*ret_stop = PUW_STOP_STACK_EXHAUSTED;
 					return PUW_STEP_STOP;
+				} else {
+					/* See CFI_SLOT_OUTSIDE_COPY: unknown, not fatal. */
+					nvalid &= ~(UINT64_C(1) << reg);
 				}
-				nvalid |= UINT64_C(1) << reg;
 			} else if (cfi_reg_kind(rr) == PUW_CFI_VAL_OFFSET) {
 				regs->r[reg] = cfa + (uint64_t)(int64_t)cfi_reg_value(rr);
 				nvalid |= UINT64_C(1) << reg;

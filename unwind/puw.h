@@ -169,7 +169,8 @@ struct puw_cfi_stats {
 	size_t fdes;             /* FDEs compiled */
 	size_t fdes_malformed;   /* skipped: truncated, bad encoding, bad CFA program */
 	size_t fdes_unsupported; /* skipped: valid DWARF the tables cannot represent */
-	size_t fdes_overlapping; /* skipped: range already covered (eh_frame wins) */
+	size_t fdes_overlapping; /* skipped or clipped: range (partly) covered already, by
+				  * the trampoline row, then .eh_frame, then .debug_frame */
 	size_t fdes_empty;       /* skipped: zero length or discarded (address 0) */
 	uint64_t text_bytes;     /* span of addresses the rows describe */
 	size_t input_bytes;      /* .eh_frame + .debug_frame bytes parsed */

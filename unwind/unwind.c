@@ -235,10 +235,10 @@ int puw_unwind(const struct puw_request *req, uint64_t *pcs, unsigned max, enum 
 	}
 	pcs[n++] = f.pc;
 
-	/* The PC alone is still worth reporting when the walk cannot start. */
 	/*
-	 * The frame-pointer walk needs sp and fp; CFI needs sp and whatever registers the rows
-	 * name, checked as they are used.
+	 * The PC alone is still worth reporting when the walk cannot start. The frame-pointer
+	 * walk needs sp and fp; CFI needs sp and whatever registers the rows name, checked as
+	 * they are used.
 	 */
 	if (!puw_regs_has(regs, w.arch->dwarf_sp) ||
 	    (req->mode == PUW_MODE_FP && !puw_regs_has(regs, w.arch->dwarf_fp))) {

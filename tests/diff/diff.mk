@@ -45,7 +45,6 @@ EXTRA_DIST += bench/bench-unwind.sh tests/diff/corpus/debian12-xz-epilogue.snap
 # puw stops (stack-exhausted) where a CFI row names a saved-register slot below the sampled
 # SP, on a function's `ret`: libunwind and libdw carry on. Remove once puw treats such a
 # register as unknown (or as still live) instead of ending the walk.
-XFAIL_TESTS += tests/diff/diff-corpus.sh
 
 # make bench-unwind [BENCH_SNAPSHOTS='a.snap b.snap']: captures python3, xz and an FP-built
 # workload unless snapshot files are given, then prints the ns/frame table (root needed to

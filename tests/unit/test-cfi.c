@@ -832,6 +832,9 @@ static void test_unwind_x86(void)
 	/* E: CFA = rsp + 32 as an expression (bregx 7 32), rbx saved by val_expression. */
 	static const uint8_t e_prog[] = {0x0f, 3, 0x92, 7, 32, 0x16, 3, 4, 0x9c, 0x08, 24, 0x1c};
 	static const uint8_t start_prog[] = {0x07, 16};
+	/* Epilogues at `ret`: CFA rsp+8, but the rows still say rbx / rbp saved below it. */
+	static const uint8_t epi_rbx_prog[] = {OFF(3, 2)};
+	static const uint8_t epi_rbp_prog[] = {OFF(6, 2)};
 	struct asm_buf eh = {.addr = EH_ADDR};
 	struct cie_desc cd = {"zR", 0x1b, 0, 0, -8, 16, x86_cie_insns, sizeof(x86_cie_insns)};
 	size_t cie = cie_put(&eh, &cd);
@@ -853,6 +856,10 @@ static void test_unwind_x86(void)
 	fd = (struct fde_desc){cie, 0x1b, true, 0x4000, 0x100, e_prog, sizeof(e_prog)};
 	fde_put(&eh, &fd);
 	fd = (struct fde_desc){cie, 0x1b, true, 0x5000, 0x100, start_prog, sizeof(start_prog)};
+	fde_put(&eh, &fd);
+	fd = (struct fde_desc){cie, 0x1b, true, 0x5200, 0x100, epi_rbx_prog, sizeof(epi_rbx_prog)};
+	fde_put(&eh, &fd);
+	fd = (struct fde_desc){cie, 0x1b, true, 0x5300, 0x100, epi_rbp_prog, sizeof(epi_rbp_prog)};
 	fde_put(&eh, &fd);
 	put_le(&eh, 0, 4);
 	sec = (struct puw_cfi_sections){
@@ -908,7 +915,27 @@ static void test_unwind_x86(void)
 		CHECK_EQ_U64(n, 2);
 		CHECK_STREQ(puw_stop_name(stop), "bad-cfa");
 	}
-	/* A saved register outside the copy. */
+	/*
+	 * Sampled on an epilogue's `ret`: rbx's slot is below the sampled SP, outside the copy.
+	 * rbx becomes unknown and the walk goes on through G (rbp-based); with rbp's slot
+	 * outside instead, G's CFA cannot be computed.
+	 */
+	{
+		struct puw_regs r = regs;
+
+		sput(s, sp, BIAS + g_ra);
+		rset(&r, 16, BIAS + 0x5210);
+		n = synth_unwind(s, PUW_ARCH_X86_64, PUW_MODE_CFI, &r, pcs, 16, &stop, NULL, NULL);
+		CHECK_EQ_U64(n, 4);
+		CHECK_STREQ(puw_stop_name(stop), "end");
+		CHECK_EQ_U64(pcs[1], BIAS + g_ra);
+		CHECK_EQ_U64(pcs[3], BIAS + start_ra);
+		rset(&r, 16, BIAS + 0x5310);
+		n = synth_unwind(s, PUW_ARCH_X86_64, PUW_MODE_CFI, &r, pcs, 16, &stop, NULL, NULL);
+		CHECK_EQ_U64(n, 2);
+		CHECK_STREQ(puw_stop_name(stop), "bad-cfa");
+	}
+	/* A return address outside the copy. */
 	{
 		struct puw_regs r = regs;
 

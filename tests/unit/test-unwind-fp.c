@@ -436,18 +436,19 @@ static void test_aarch64_lr(void)
 
 static void test_regs_x86_64(void)
 {
-	const uint64_t want_mask =
-		BIT(1) | BIT(6) | BIT(7) | BIT(8) | BIT(20) | BIT(21) | BIT(22) | BIT(23);
-	/* Values in ascending perf order: BX BP SP IP R12 R13 R14 R15. */
-	const uint64_t vals[] = {0xb0, 0xb9, 0x5b, 0x1b, 0x12, 0x13, 0x14, 0x15};
+	const uint64_t want_mask = BIT(1) | BIT(6) | BIT(7) | BIT(8) | BIT(18) | BIT(20) |
+				   BIT(21) | BIT(22) | BIT(23);
+	/* Values in ascending perf order: BX BP SP IP R10 R12 R13 R14 R15. */
+	const uint64_t vals[] = {0xb0, 0xb9, 0x5b, 0x1b, 0x10, 0x12, 0x13, 0x14, 0x15};
 	struct puw_regs regs, untouched;
 	uint64_t all[24], big_mask;
 
 	CHECK_EQ_U64(puw_arch_perf_regs_mask(PUW_ARCH_X86_64), want_mask);
 	CHECK_EQ_U64(puw_regs_from_perf(PUW_ARCH_X86_64, want_mask, vals, ARRAY_SIZE(vals), &regs),
 		     0);
-	CHECK_EQ_U64(regs.valid,
-		     BIT(3) | BIT(6) | BIT(7) | BIT(12) | BIT(13) | BIT(14) | BIT(15) | BIT(16));
+	CHECK_EQ_U64(regs.valid, BIT(3) | BIT(6) | BIT(7) | BIT(10) | BIT(12) | BIT(13) | BIT(14) |
+					 BIT(15) | BIT(16));
+	CHECK_EQ_U64(regs.r[10], 0x10); /* r10: the DRAP register of realigning prologues */
 	CHECK_EQ_U64(regs.r[3], 0xb0);	/* rbx */
 	CHECK_EQ_U64(regs.r[6], 0xb9);	/* rbp */
 	CHECK_EQ_U64(regs.r[7], 0x5b);	/* rsp */

@@ -474,12 +474,11 @@ static struct expect predict(const struct ref_ctx *ctx, enum puw_arch arch, enum
 	}
 	/*
 	 * A callee-saved register's rule comes before the return address's; one the machine
-	 * could not run was compiled as "undefined".
+	 * could not run was compiled as "undefined". A save slot outside the copy only makes
+	 * the register unknown (cfi-step.h, CFI_SLOT_OUTSIDE_COPY); a failed evaluation stops.
 	 */
 	if (place == PLACE_REG_AT && valid) {
 		r = ref_eval(ctx, expr, len, true, cfa, &v);
-		if (!r && !ref_read(ctx, v, 8, &v))
-			r = PUW_STOP_STACK_EXHAUSTED;
 		if (r) {
 			e.stop = (enum puw_stop)r;
 			return e;

@@ -209,7 +209,8 @@ static void run(const struct puw_request *req, unsigned max, struct result *res,
 	FUZZ_CHECK(n >= 0 && (unsigned)n <= max);
 	FUZZ_CHECK((unsigned)res->stop < _PUW_STOP_MAX);
 	FUZZ_CHECK(strcmp(puw_stop_name(res->stop), "unknown") != 0);
-	memcpy(res->pcs, pcs, (size_t)n * sizeof(*pcs));
+	if (n > 0)
+		memcpy(res->pcs, pcs, (size_t)n * sizeof(*pcs));
 	free(pcs);
 
 	/* The sample's IP first; nothing at all without one. */
@@ -541,7 +542,8 @@ static void seed_write(const char *dir, const char *name, const struct seed_capt
 	put_le(f, 8, 1);           /* ctl2: a small buffer of 8 */
 	put_le(f, valid, 8);
 	put_le(f, c->rsp, 8);      /* stack_start */
-	put_le(f, 0, 8 + 4 + 8 + 8); /* no blob module */
+	for (unsigned i = 0; i < 8 + 4 + 8 + 8; i++)
+		fputc(0, f); /* no blob module */
 	put_le(f, 0x7f0000000000, 8); /* jit_start */
 	put_le(f, 0x10000, 4);
 	put_le(f, 0, 2);           /* blob_len */
