@@ -33,10 +33,13 @@ check() {
 
 shares=$(workload shares) || exit 99
 record shares 3 || fail "workload-shares exited with $?"
-check "$TEST_TMP/shares.json" --select comm=workload-shares --min-samples 1000 \
+# perf's kernel frame-pointer walk loses the caller of a sample taken on a function's first
+# instructions (before push %rbp), so its chains are held to 98 %, not the daemon's 99 %; and
+# a loaded machine gives the workload less than its CPU, hence the modest sample floor.
+check "$TEST_TMP/shares.json" --select comm=workload-shares --min-samples 300 \
 	--chain main,run,dispatch,burn_a,spin_alpha \
 	--chain main,run,dispatch,burn_b,spin_beta \
-	--chain main,run,dispatch,burn_c,spin_gamma --min-chain 99 \
+	--chain main,run,dispatch,burn_c,spin_gamma --min-chain 98 \
 	--leaf-share spin_alpha=60 --leaf-share spin_beta=30 --leaf-share spin_gamma=10 \
 	--tolerance 5 --min-symbolized 99 || fail "workload-shares"
 
