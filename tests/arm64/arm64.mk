@@ -17,7 +17,7 @@ ARM64_NO_FP = -fomit-frame-pointer
 # PAC-signed return addresses (and BTI landing pads): run under qemu-aarch64 -cpu max.
 ARM64_PAC = -mbranch-protection=standard
 # fixture-eh interposes _dl_find_object for libgcc_s: export it from the executable.
-ARM64_EH_LDFLAGS = -Wl,--export-dynamic-symbol=_dl_find_object -ldl
+ARM64_EH_LINK_FLAGS = -Wl,--export-dynamic-symbol=_dl_find_object -ldl
 
 ARM64_C_SRCS = $(srcdir)/tests/arm64/fixture.c $(srcdir)/tests/arm64/capture.c
 ARM64_EH_SRCS = $(srcdir)/tests/arm64/fixture-eh.cc $(srcdir)/tests/arm64/capture.c
@@ -50,12 +50,12 @@ tests/arm64/fixture-eh-fp: $(ARM64_DEPS)
 	@$(MKDIR_P) tests/arm64
 	$(AM_V_GEN)$(ARM64_CXX) $(ARM64_CFLAGS) $(ARM64_WITH_FP) -o $@ \
 		$(srcdir)/tests/arm64/fixture-eh.cc -x c $(srcdir)/tests/arm64/capture.c -x none \
-		$(ARM64_EH_LDFLAGS)
+		$(ARM64_EH_LINK_FLAGS)
 tests/arm64/fixture-eh-nofp-pac: $(ARM64_DEPS)
 	@$(MKDIR_P) tests/arm64
 	$(AM_V_GEN)$(ARM64_CXX) $(ARM64_CFLAGS) $(ARM64_NO_FP) $(ARM64_PAC) -o $@ \
 		$(srcdir)/tests/arm64/fixture-eh.cc -x c $(srcdir)/tests/arm64/capture.c -x none \
-		$(ARM64_EH_LDFLAGS)
+		$(ARM64_EH_LINK_FLAGS)
 
 # Built with the check programs when the cross compilers are there; otherwise a note, and
 # the stamp stays missing so that the next make check looks again.

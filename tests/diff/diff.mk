@@ -24,7 +24,7 @@ check_PROGRAMS += tests/tools/capture-snapshots
 tests_tools_capture_snapshots_SOURCES = tests/tools/capture-snapshots.c \
 	tests/diff/elfimage.c tests/diff/elfimage.h tests/lib/snapshot.c tests/lib/snapshot.h
 tests_tools_capture_snapshots_CFLAGS = $(DIFF_CFLAGS)
-tests_tools_capture_snapshots_LDADD = src/libperfagent.a unwind/libpuw.a $(LIBELF_LIBS)
+tests_tools_capture_snapshots_LDADD = $(PA_LDADD)
 
 check_PROGRAMS += tests/diff/diff-unwind
 tests_diff_diff_unwind_SOURCES = tests/diff/diff-unwind.c $(DIFF_REPLAY_SOURCES)
