@@ -1,26 +1,40 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench-unwind — ns per frame of puw, libunwind and libdw on the same unwind snapshots
- * (tests/lib/snapshot.h), through the same harness as the differential suite
- * (tests/diff/replay.c), so the three unwind exactly the same stacks with the same memory.
+ * (tests/lib/snapshot.h), all three given exactly the same stacks and memory: libunwind and
+ * libdw through the differential suite's harness (tests/diff/replay.c), puw through
+ * puw_unwind() itself, called the way the daemon's sampler calls it.
  *
- *   bench-unwind [--mode auto|cfi|fp] [--min-ms MS] [--only puw|libunwind|libdw] FILE...
+ *   bench-unwind [--mode auto|cfi|fp] [--min-ms MS] [--rounds N] [--passes N] [--cpu N]
+ *                [--only puw|libunwind|libdw] [--temp warm|cold] FILE...
  *
- * warm: caches kept across samples — puw with its row-lookup cache (struct puw_cache);
- *       libunwind with UNW_CACHE_GLOBAL, one address space per process; libdw with one Dwfl
- *       per process, attached once (ddprof's arrangement). A first, untimed pass fills them.
- * cold: nothing kept from one sample to the next — puw without its lookup cache (the CFI
- *       tables are compiled once per binary, as in the daemon, and their load time is
- *       reported separately); libunwind with UNW_CACHE_NONE and unw_flush_cache() before each
- *       sample; libdw with a new Dwfl per sample (report, attach, unwind, end).
+ * warm: unwinder state kept across samples, as a long-running profiler keeps it — puw with
+ *       one struct puw_cache (the daemon has one per sampling thread); libunwind with
+ *       UNW_CACHE_GLOBAL, one address space per process; libdw with one Dwfl per process,
+ *       attached once (ddprof's arrangement). An untimed pass fills them first.
+ * cold: nothing kept from one sample to the next — puw with its cache cleared
+ *       (puw_cache_clear()) before every sample; libunwind with UNW_CACHE_NONE and
+ *       unw_flush_cache() before each sample; libdw with a new Dwfl per sample (report,
+ *       attach, unwind, end). In every case the unwind information itself is ready: puw's
+ *       CFI tables are compiled once per binary, as the daemon does off the sample path, and
+ *       that compile time is reported separately, per binary, with the compiled bytes.
  *
- * Each cell times whole passes over one file's snapshots (no clock read per sample), repeated
- * until --min-ms (default 300, shared by the files) have elapsed, and divides the time by the
- * frames that unwinder produced. The process should be pinned to a
- * CPU (bench-unwind.sh does) on an otherwise quiet machine. Targets (docs: performance
- * anchors): puw <= 20 ns/frame warm and <= 100 ns/frame cold; >= 15x faster than libdw and
- * >= 25x faster than libunwind. Figures, not pass/fail: the exit status is 0 unless the input
- * cannot be read.
+ * A shared, noisy machine: the process pins itself to one CPU (the last one it may run on,
+ * or --cpu), prints the load average before and after, and times with the thread's CPU
+ * clock (CLOCK_THREAD_CPUTIME_ID), so that time slices other tasks take on that CPU do not
+ * count (the share it got is printed); what they still cost — evicted caches — is what
+ * rounds are for. It measures in --rounds rounds (default 5): a round times each unwinder,
+ * warm then cold, over each file, in whole passes over the file's snapshots (no clock read
+ * per sample) until the round's share of --min-ms (default 300 per cell, split over the
+ * rounds and files) has been spent, or exactly --passes passes. Rounds interleave the unwinders, so a burst of
+ * load hits all three alike; each cell reports the median and the best of its rounds, and the
+ * ratios use the medians. --passes with --only puw --rounds 1 is the setup for instruction
+ * counts: valgrind --tool=callgrind --toggle-collect=timed_passes, divided by the timed frames
+ * printed at the end.
+ *
+ * Targets (docs: performance anchors): puw <= 20 ns/frame warm and <= 100 ns/frame cold;
+ * >= 15x faster than libdw and >= 25x faster than libunwind. Figures, not pass/fail: the exit
+ * status is 0 unless the input cannot be read.
  */
 #include "config.h"
 
@@ -28,6 +42,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <libunwind.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +56,9 @@
 #define TARGET_VS_LIBDW 15.0
 #define TARGET_VS_LIBUNWIND 25.0
 
+#define MAX_FRAMES REPLAY_MAX_FRAMES
+#define MAX_ROUNDS 1000
+
 struct sample {
 	struct snapshot snap;
 	struct replay_target target;
@@ -48,34 +66,86 @@ struct sample {
 	unsigned group; /* process: same file, pid and modules */
 };
 
+/* One measurement: one unwinder, warm or cold, over one file, in one round. */
 struct cell {
-	uint64_t ns, frames, samples;
+	uint64_t ns;	  /* CPU time of the thread */
+	uint64_t wall_ns; /* elapsed */
+	uint64_t frames, samples;
 };
 
 enum { WARM, COLD, _TEMP_MAX };
-
-/* Results, per file (index n_files = all files). */
-struct result {
-	struct cell c[_REPLAY_UNWINDER_MAX][_TEMP_MAX];
-};
+static const char *const temp_name[_TEMP_MAX] = {"warm", "cold"};
 
 static struct sample *samples;
-static unsigned n_samples, n_groups;
+static unsigned n_samples, n_groups, n_files;
 /* Samples of file f are samples[file_begin[f] .. file_begin[f + 1]). */
 static unsigned *file_begin;
 static enum puw_mode mode = PUW_MODE_AUTO;
 static uint64_t min_ns = 300 * 1000000ull;
+static unsigned rounds = 5, fixed_passes;
 static volatile uint64_t sink;
 
-static uint64_t now_ns(void)
+/*
+ * cells[((round * (n_files + 1) + file) * _REPLAY_UNWINDER_MAX + u) * _TEMP_MAX + temp]; file
+ * n_files is the sum over the files.
+ */
+static struct cell *cells;
+
+static struct cell *cell_at(unsigned round, unsigned file, int u, int temp)
+{
+	return &cells[((round * (n_files + 1) + file) * _REPLAY_UNWINDER_MAX + u) * _TEMP_MAX +
+		      temp];
+}
+
+static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static int load(struct replay_ctx *ctx, char **files, unsigned n_files)
+static void print_loadavg(const char *when)
+{
+	char buf[128] = "";
+	FILE *f = fopen("/proc/loadavg", "re");
+
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+	printf("load average %s: %s\n", when, buf[0] ? buf : "unknown");
+}
+
+/*
+ * Pins the process to cpu, or (cpu < 0) to the last CPU it may run on: the first ones take
+ * most of the machine's interrupts and housekeeping. Returns the CPU, or -errno.
+ */
+static int pin_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0) {
+		if (sched_getaffinity(0, sizeof(set), &set) < 0)
+			return -errno;
+		for (int c = CPU_SETSIZE - 1; c >= 0; c--)
+			if (CPU_ISSET(c, &set)) {
+				cpu = c;
+				break;
+			}
+		if (cpu < 0)
+			return -ENOENT;
+	}
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		return -errno;
+	return cpu;
+}
+
+static int load(struct replay_ctx *ctx, char **files)
 {
 	unsigned cap = 0;
 
@@ -142,17 +212,21 @@ static int load(struct replay_ctx *ctx, char **files, unsigned n_files)
 	return 0;
 }
 
-static void add(struct result *res, unsigned n_files, unsigned file, int u, int temp, uint64_t ns,
-		uint64_t frames, uint64_t n)
+/*
+ * puw's module callback, as the daemon's: the mapping holding pc (a binary search of the
+ * process's sorted mappings) and its compiled table.
+ */
+static int bench_find_module(void *ctx, uint64_t pc, struct puw_module *ret)
 {
-	struct cell *c = &res[file].c[u][temp], *all = &res[n_files].c[u][temp];
+	const struct replay_module *m = replay_target_module(ctx, pc);
 
-	c->ns += ns;
-	c->frames += frames;
-	c->samples += n;
-	all->ns += ns;
-	all->frames += frames;
-	all->samples += n;
+	if (!m)
+		return -ENOENT;
+	ret->start = m->start;
+	ret->end = m->end;
+	ret->cfi = m->cfi;
+	ret->bias = m->bias;
+	return 0;
 }
 
 /*
@@ -162,10 +236,97 @@ static void add(struct result *res, unsigned n_files, unsigned file, int u, int 
  */
 struct bench_state {
 	int temp;
-	struct puw_cache *cache; /* puw warm */
+	struct puw_cache *cache; /* puw: the thread's cache, cleared per sample when cold */
 	struct replay_unw **unw; /* libunwind: one address space per process */
 	struct replay_dw **dw;	 /* libdw warm: one attached Dwfl per process */
 };
+
+static unsigned run_puw(struct bench_state *st, struct sample *s)
+{
+	static uint64_t pcs[MAX_FRAMES];
+	const struct snapshot *snap = &s->snap;
+	struct puw_request req = {
+		.arch = snap->arch,
+		.mode = mode,
+		.regs = &snap->regs,
+		.stack = snap->stack,
+		.stack_start = snap->stack_start,
+		.stack_size = snap->stack_size,
+		.find_module = bench_find_module,
+		.ctx = &s->target,
+		.stats = NULL,
+		.cache = st->cache,
+	};
+	enum puw_stop stop;
+	int n;
+
+	if (st->temp == COLD)
+		puw_cache_clear(st->cache);
+	n = puw_unwind(&req, pcs, MAX_FRAMES, &stop);
+	if (n <= 0)
+		return 0;
+	sink += pcs[n - 1] + stop;
+	return (unsigned)n;
+}
+
+/*
+ * A digest of every chain puw returns (PCs, count and stop reason) and of its counters
+ * (struct puw_stats), with no cache, with one
+ * cache kept across the samples and with the cache cleared before each: the three must be
+ * equal, and an optimisation must not change them (compare with the figure of a build
+ * before it).
+ */
+static void print_puw_digest(void)
+{
+	static uint64_t pcs[MAX_FRAMES];
+	struct puw_cache *cache = puw_cache_new();
+	uint64_t digest[3] = {0};
+
+	if (!cache)
+		return;
+	for (int pass = 0; pass < 3; pass++) {
+		uint64_t h = UINT64_C(0xcbf29ce484222325);
+		struct puw_stats stats = {0};
+
+		for (unsigned i = 0; i < n_samples; i++) {
+			const struct snapshot *snap = &samples[i].snap;
+			struct puw_request req = {
+				.arch = snap->arch,
+				.mode = mode,
+				.regs = &snap->regs,
+				.stack = snap->stack,
+				.stack_start = snap->stack_start,
+				.stack_size = snap->stack_size,
+				.find_module = bench_find_module,
+				.ctx = &samples[i].target,
+				.stats = &stats,
+				.cache = pass ? cache : NULL,
+			};
+			enum puw_stop stop = PUW_STOP_END;
+			int n;
+
+			if (pass == 2)
+				puw_cache_clear(cache);
+			n = puw_unwind(&req, pcs, MAX_FRAMES, &stop);
+			/* FNV-1a over 64-bit words: order-sensitive, good enough to spot a change. */
+			h = (h ^ (uint64_t)n) * UINT64_C(0x100000001b3);
+			h = (h ^ (uint64_t)stop) * UINT64_C(0x100000001b3);
+			for (int j = 0; j < n; j++)
+				h = (h ^ pcs[j]) * UINT64_C(0x100000001b3);
+		}
+		/* The counters too: how each frame was found. */
+		h = (h ^ stats.steps_cfi) * UINT64_C(0x100000001b3);
+		h = (h ^ stats.steps_fp) * UINT64_C(0x100000001b3);
+		h = (h ^ stats.steps_fp_fallback) * UINT64_C(0x100000001b3);
+		h = (h ^ stats.steps_signal) * UINT64_C(0x100000001b3);
+		digest[pass] = h;
+	}
+	puw_cache_free(cache);
+	printf("puw chain digest: %016" PRIx64 " (no cache), %016" PRIx64 " (warm), %016" PRIx64
+	       " (cold)%s\n",
+	       digest[0], digest[1], digest[2],
+	       digest[0] == digest[1] && digest[1] == digest[2] ? "" : "  MISMATCH");
+}
 
 static unsigned run_one(int u, struct bench_state *st, struct sample *s)
 {
@@ -174,8 +335,7 @@ static unsigned run_one(int u, struct bench_state *st, struct sample *s)
 	ch.n = 0;
 	switch (u) {
 	case REPLAY_PUW:
-		replay_puw(&s->target, mode, st->cache, &ch, NULL);
-		break;
+		return run_puw(st, s);
 	case REPLAY_LIBUNWIND:
 		if (st->temp == COLD)
 			replay_unw_flush(st->unw[s->group]);
@@ -202,7 +362,7 @@ static int state_init(int u, int temp, struct bench_state *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->temp = temp;
-	if (u == REPLAY_PUW && temp == WARM) {
+	if (u == REPLAY_PUW) {
 		st->cache = puw_cache_new();
 		return st->cache ? 0 : -ENOMEM;
 	}
@@ -237,13 +397,38 @@ static void state_done(struct bench_state *st)
 	free(st->dw);
 }
 
-static void bench(struct result *res, unsigned n_files, int u, int temp)
+/*
+ * The timed part of a cell, kept out of line so that callgrind can count it alone
+ * (--toggle-collect=timed_passes): passes over samples [begin, end) until budget_ns have
+ * elapsed, or exactly fixed_passes of them.
+ */
+static __attribute__((noinline)) void timed_passes(int u, struct bench_state *st,
+						   unsigned begin, unsigned end,
+						   uint64_t budget_ns, struct cell *ret)
+{
+	uint64_t frames = 0, n = 0, passes = 0, t, w0 = clock_ns(CLOCK_MONOTONIC);
+	uint64_t t0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+
+	do {
+		for (unsigned i = begin; i < end; i++)
+			frames += run_one(u, st, &samples[i]);
+		n += end - begin;
+		passes++;
+		t = clock_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
+	} while (fixed_passes ? passes < fixed_passes : t < budget_ns);
+	ret->ns = t;
+	ret->wall_ns = clock_ns(CLOCK_MONOTONIC) - w0;
+	ret->frames = frames;
+	ret->samples = n;
+}
+
+static void bench_cell(unsigned round, int u, int temp)
 {
 	struct bench_state st;
 
 	if (state_init(u, temp, &st) < 0) {
 		fprintf(stderr, "bench-unwind: %s %s: setup failed\n", replay_unwinder_name(u),
-			temp == WARM ? "warm" : "cold");
+			temp_name[temp]);
 		state_done(&st);
 		return;
 	}
@@ -251,26 +436,58 @@ static void bench(struct result *res, unsigned n_files, int u, int temp)
 	for (unsigned i = 0; i < n_samples; i++)
 		run_one(u, &st, &samples[i]);
 	for (unsigned f = 0; f < n_files; f++) {
-		uint64_t frames = 0, n = 0, t0 = now_ns(), t;
+		struct cell *c = cell_at(round, f, u, temp), *all = cell_at(round, n_files, u, temp);
 
 		if (file_begin[f] == file_begin[f + 1])
 			continue;
-		do {
-			for (unsigned i = file_begin[f]; i < file_begin[f + 1]; i++)
-				frames += run_one(u, &st, &samples[i]);
-			n += file_begin[f + 1] - file_begin[f];
-			t = now_ns() - t0;
-		} while (t < min_ns / n_files);
-		add(res, n_files, f, u, temp, t, frames, n);
+		timed_passes(u, &st, file_begin[f], file_begin[f + 1], min_ns / rounds / n_files,
+			     c);
+		all->ns += c->ns;
+		all->wall_ns += c->wall_ns;
+		all->frames += c->frames;
+		all->samples += c->samples;
 	}
 	state_done(&st);
 }
 
 /* ---- report ---- */
 
-static double ns_per_frame(const struct cell *c)
+struct summary {
+	double median, best; /* ns/frame over the rounds; 0: not measured */
+	double frames_per_sample;
+	uint64_t frames; /* timed, over every round */
+};
+
+static int cmp_double(const void *a, const void *b)
 {
-	return c->frames ? (double)c->ns / (double)c->frames : 0.0;
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static struct summary summarize(unsigned file, int u, int temp)
+{
+	struct summary s = {0};
+	double v[MAX_ROUNDS];
+	unsigned n = 0;
+	uint64_t samples_total = 0;
+
+	for (unsigned r = 0; r < rounds; r++) {
+		const struct cell *c = cell_at(r, file, u, temp);
+
+		if (!c->frames)
+			continue;
+		v[n++] = (double)c->ns / (double)c->frames;
+		s.frames += c->frames;
+		samples_total += c->samples;
+	}
+	if (!n)
+		return s;
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	s.best = v[0];
+	s.frames_per_sample = (double)s.frames / (double)samples_total;
+	return s;
 }
 
 static const char *verdict(bool ok)
@@ -278,56 +495,76 @@ static const char *verdict(bool ok)
 	return ok ? "ok" : "MISSED";
 }
 
-static void print_result(const char *name, const struct result *r, const char *mode_name)
+static void print_ratio(const char *label, const struct summary *other, const struct summary *p,
+			double target)
 {
-	const struct cell *p = r->c[REPLAY_PUW], *u = r->c[REPLAY_LIBUNWIND],
-			  *d = r->c[REPLAY_LIBDW];
-	uint64_t passes = p[WARM].samples;
+	char w[32] = "-", c[32] = "-", vw[16] = "-", vc[16] = "-";
 
-	printf("\n== %s\n", name);
-	printf("    %-30s %14s %14s %14s %12s\n", "", "warm ns/frame", "cold ns/frame",
-	       "frames/sample", "ns/sample w");
-	for (int k = 0; k < _REPLAY_UNWINDER_MAX; k++) {
+	if (other[WARM].median && p[WARM].median) {
+		snprintf(w, sizeof(w), "%.0fx", other[WARM].median / p[WARM].median);
+		snprintf(vw, sizeof(vw), "%s",
+			 verdict(other[WARM].median >= target * p[WARM].median));
+	}
+	if (other[COLD].median && p[COLD].median) {
+		snprintf(c, sizeof(c), "%.0fx", other[COLD].median / p[COLD].median);
+		snprintf(vc, sizeof(vc), "%s",
+			 verdict(other[COLD].median >= target * p[COLD].median));
+	}
+	printf("    %-26s %17s %17s   target >= %.0fx: warm %s, cold %s\n", label, w, c, target,
+	       vw, vc);
+}
+
+static void print_result(const char *name, unsigned file, const char *mode_name)
+{
+	struct summary s[_REPLAY_UNWINDER_MAX][_TEMP_MAX];
+	unsigned n = file_begin[file == n_files ? n_files : file + 1] -
+		     file_begin[file == n_files ? 0 : file];
+
+	for (int u = 0; u < _REPLAY_UNWINDER_MAX; u++)
+		for (int t = 0; t < _TEMP_MAX; t++)
+			s[u][t] = summarize(file, u, t);
+
+	printf("\n== %s (%u snapshots)\n", name, n);
+	printf("    %-26s %17s %17s %14s\n", "ns/frame", "warm median best", "cold median best",
+	       "frames/sample");
+	for (int u = 0; u < _REPLAY_UNWINDER_MAX; u++) {
 		char label[64];
 
-		if (k == REPLAY_PUW)
+		if (u == REPLAY_PUW)
 			snprintf(label, sizeof(label), "puw (%s)", mode_name);
-		else if (k == REPLAY_LIBUNWIND)
+		else if (u == REPLAY_LIBUNWIND)
 			snprintf(label, sizeof(label), "libunwind %d.%d.%d remote",
 				 UNW_VERSION_MAJOR, UNW_VERSION_MINOR, UNW_VERSION_EXTRA);
 		else
 			snprintf(label, sizeof(label), "libdw %s", replay_libdw_version());
-		printf("    %-30s %14.1f %14.1f %14.1f %12.0f\n", label,
-		       ns_per_frame(&r->c[k][WARM]), ns_per_frame(&r->c[k][COLD]),
-		       r->c[k][WARM].samples ? (double)r->c[k][WARM].frames / r->c[k][WARM].samples
-					     : 0.0,
-		       r->c[k][WARM].samples ? (double)r->c[k][WARM].ns / r->c[k][WARM].samples
-					     : 0.0);
+		printf("    %-26s %8.1f %8.1f %8.1f %8.1f %14.1f\n", label, s[u][WARM].median,
+		       s[u][WARM].best, s[u][COLD].median, s[u][COLD].best,
+		       s[u][WARM].frames_per_sample ? s[u][WARM].frames_per_sample
+						    : s[u][COLD].frames_per_sample);
 	}
-	if (!passes)
-		return;
-	printf("    %-30s %13.0fx %13.0fx   (target >= %.0fx: warm %s, cold %s)\n",
-	       "libunwind / puw", ns_per_frame(&u[WARM]) / ns_per_frame(&p[WARM]),
-	       ns_per_frame(&u[COLD]) / ns_per_frame(&p[COLD]), TARGET_VS_LIBUNWIND,
-	       verdict(ns_per_frame(&u[WARM]) >= TARGET_VS_LIBUNWIND * ns_per_frame(&p[WARM])),
-	       verdict(ns_per_frame(&u[COLD]) >= TARGET_VS_LIBUNWIND * ns_per_frame(&p[COLD])));
-	printf("    %-30s %13.0fx %13.0fx   (target >= %.0fx: warm %s, cold %s)\n", "libdw / puw",
-	       ns_per_frame(&d[WARM]) / ns_per_frame(&p[WARM]),
-	       ns_per_frame(&d[COLD]) / ns_per_frame(&p[COLD]), TARGET_VS_LIBDW,
-	       verdict(ns_per_frame(&d[WARM]) >= TARGET_VS_LIBDW * ns_per_frame(&p[WARM])),
-	       verdict(ns_per_frame(&d[COLD]) >= TARGET_VS_LIBDW * ns_per_frame(&p[COLD])));
-	printf("    %-30s %14s %14s   (target <= %.0f warm: %s, <= %.0f cold: %s)\n", "puw targets",
-	       "", "", TARGET_WARM_NS, verdict(ns_per_frame(&p[WARM]) <= TARGET_WARM_NS),
-	       TARGET_COLD_NS, verdict(ns_per_frame(&p[COLD]) <= TARGET_COLD_NS));
+	print_ratio("libunwind / puw", s[REPLAY_LIBUNWIND], s[REPLAY_PUW], TARGET_VS_LIBUNWIND);
+	print_ratio("libdw / puw", s[REPLAY_LIBDW], s[REPLAY_PUW], TARGET_VS_LIBDW);
+	if (s[REPLAY_PUW][WARM].median || s[REPLAY_PUW][COLD].median) {
+		char w[32] = "-", c[32] = "-";
+
+		if (s[REPLAY_PUW][WARM].median)
+			snprintf(w, sizeof(w), "%.2fx %s", s[REPLAY_PUW][WARM].median / TARGET_WARM_NS,
+				 verdict(s[REPLAY_PUW][WARM].median <= TARGET_WARM_NS));
+		if (s[REPLAY_PUW][COLD].median)
+			snprintf(c, sizeof(c), "%.2fx %s", s[REPLAY_PUW][COLD].median / TARGET_COLD_NS,
+				 verdict(s[REPLAY_PUW][COLD].median <= TARGET_COLD_NS));
+		printf("    %-26s %17s %17s   of the target: <= %.0f ns warm, <= %.0f ns cold\n",
+		       "puw / target", w, c, TARGET_WARM_NS, TARGET_COLD_NS);
+	}
 }
 
 static void print_cfi(struct replay_ctx *ctx)
 {
-	size_t total_bytes = 0;
+	size_t total_bytes = 0, total_rows = 0;
 
 	printf("\n== compiled CFI per binary (elfcfi_load: read the sections + puw_cfi_compile, "
 	       "median of 5)\n");
-	printf("    %-52s %10s %10s %12s\n", "", "rows", "bytes", "load us");
+	printf("    %-52s %10s %10s %12s\n", "", "rows", "bytes", "compile us");
 	for (unsigned i = 0;; i++) {
 		struct replay_binary_info bi;
 		int64_t ns;
@@ -341,8 +578,17 @@ static void print_cfi(struct replay_ctx *ctx)
 		       ns < 0 ? 0.0 : (double)ns / 1000.0,
 		       bi.debug_file ? "  (+ separate .debug_frame)" : "");
 		total_bytes += bi.cfi_bytes;
+		total_rows += bi.cfi_rows;
 	}
-	printf("    %-52s %10s %10zu\n", "total", "", total_bytes);
+	printf("    %-52s %10zu %10zu\n", "total", total_rows, total_bytes);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: bench-unwind [--mode auto|cfi|fp] [--min-ms MS] [--rounds N] "
+		   "[--passes N] [--cpu N]\n"
+		   "                    [--only puw|libunwind|libdw] [--temp warm|cold] "
+		   "SNAPSHOT-FILE...\n");
 }
 
 int main(int argc, char **argv)
@@ -350,15 +596,17 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"mode", required_argument, NULL, 'm'},
 		{"min-ms", required_argument, NULL, 't'},
+		{"rounds", required_argument, NULL, 'r'},
+		{"passes", required_argument, NULL, 'p'},
+		{"cpu", required_argument, NULL, 'c'},
 		{"only", required_argument, NULL, 'o'},
+		{"temp", required_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
 	const char *mode_name = "auto";
-	int only = -1;
+	int only = -1, only_temp = -1, cpu = -1;
 	struct replay_ctx *ctx = NULL;
-	struct result *res;
-	unsigned n_files;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -379,6 +627,19 @@ int main(int argc, char **argv)
 		case 't':
 			min_ns = strtoull(optarg, NULL, 10) * 1000000ull;
 			break;
+		case 'r':
+			rounds = (unsigned)strtoul(optarg, NULL, 10);
+			if (rounds < 1 || rounds > MAX_ROUNDS) {
+				fprintf(stderr, "bench-unwind: --rounds: expected 1..1000\n");
+				return 2;
+			}
+			break;
+		case 'p':
+			fixed_passes = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'c':
+			cpu = atoi(optarg);
+			break;
 		case 'o':
 			only = !strcmp(optarg, "puw")	      ? REPLAY_PUW
 			       : !strcmp(optarg, "libunwind") ? REPLAY_LIBUNWIND
@@ -390,43 +651,93 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'T':
+			only_temp = !strcmp(optarg, "warm")   ? WARM
+				    : !strcmp(optarg, "cold") ? COLD
+							      : -2;
+			if (only_temp == -2) {
+				fprintf(stderr, "bench-unwind: --temp: expected warm or cold\n");
+				return 2;
+			}
+			break;
 		case 'h':
-			printf("usage: bench-unwind [--mode auto|cfi|fp] [--min-ms MS] "
-			       "[--only puw|libunwind|libdw] SNAPSHOT-FILE...\n");
+			usage(stdout);
 			return 0;
 		default:
 			return 2;
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "usage: bench-unwind [--mode auto|cfi|fp] [--min-ms MS] "
-				"SNAPSHOT-FILE...\n");
+		usage(stderr);
 		return 2;
 	}
 	n_files = (unsigned)(argc - optind);
-	res = calloc(n_files + 1, sizeof(*res));
-	if (!res || replay_ctx_new(mode != PUW_MODE_FP, &ctx) < 0)
+
+	print_loadavg("at start");
+	r = pin_cpu(cpu);
+	if (r < 0)
+		printf("not pinned to a CPU: %s\n", strerror(-r));
+	else
+		printf("pinned to CPU %d\n", r);
+
+	cells = calloc((size_t)rounds * (n_files + 1) * _REPLAY_UNWINDER_MAX * _TEMP_MAX,
+		       sizeof(*cells));
+	if (!cells || replay_ctx_new(mode != PUW_MODE_FP, &ctx) < 0)
 		return 99;
-	r = load(ctx, argv + optind, n_files);
+	r = load(ctx, argv + optind);
 	if (r < 0)
 		return 99;
-	printf("bench-unwind: %u snapshots in %u files, %u processes; puw mode %s; >= %" PRIu64
-	       " ms per cell\n",
-	       n_samples, n_files, n_groups, mode_name, min_ns / 1000000);
+	printf("bench-unwind: %u snapshots in %u files, %u processes; puw mode %s; %u rounds, ",
+	       n_samples, n_files, n_groups, mode_name, rounds);
+	if (fixed_passes)
+		printf("%u passes per cell\n", fixed_passes);
+	else
+		printf(">= %" PRIu64 " ms per cell and round\n", min_ns / rounds / 1000000);
+	if (only < 0 || only == REPLAY_PUW)
+		print_puw_digest();
+	fflush(stdout);
 
-	for (int u = 0; u < _REPLAY_UNWINDER_MAX; u++) {
-		if (only >= 0 && u != only)
-			continue;
-		bench(res, n_files, u, WARM);
-		bench(res, n_files, u, COLD);
-	}
+	for (unsigned round = 0; round < rounds; round++)
+		for (int u = 0; u < _REPLAY_UNWINDER_MAX; u++) {
+			if (only >= 0 && u != only)
+				continue;
+			for (int t = 0; t < _TEMP_MAX; t++)
+				if (only_temp < 0 || t == only_temp)
+					bench_cell(round, u, t);
+		}
 
 	for (unsigned f = 0; f < n_files; f++)
-		print_result(argv[optind + f], &res[f], mode_name);
+		print_result(argv[optind + f], f, mode_name);
 	if (n_files > 1)
-		print_result("all files", &res[n_files], mode_name);
+		print_result("all files", n_files, mode_name);
 	if (mode != PUW_MODE_FP)
 		print_cfi(ctx);
+
+	printf("\ntimed frames (for instruction counts per frame):");
+	for (int u = 0; u < _REPLAY_UNWINDER_MAX; u++)
+		for (int t = 0; t < _TEMP_MAX; t++) {
+			struct summary s = summarize(n_files, u, t);
+
+			if (s.frames)
+				printf(" %s %s %" PRIu64 ";", replay_unwinder_name(u), temp_name[t],
+				       s.frames);
+		}
+	printf("\n");
+	{
+		uint64_t cpu_ns = 0, wall_ns = 0;
+
+		for (unsigned k = 0; k < rounds; k++)
+			for (int u = 0; u < _REPLAY_UNWINDER_MAX; u++)
+				for (int t = 0; t < _TEMP_MAX; t++) {
+					cpu_ns += cell_at(k, n_files, u, t)->ns;
+					wall_ns += cell_at(k, n_files, u, t)->wall_ns;
+				}
+		if (wall_ns)
+			printf("CPU share while timed: %.0f %% (the rest went to other tasks on the "
+			       "CPU; ns/frame counts only this thread's CPU time)\n",
+			       100.0 * (double)cpu_ns / (double)wall_ns);
+	}
+	print_loadavg("at end");
 
 	for (unsigned i = 0; i < n_samples; i++) {
 		replay_target_done(&samples[i].target);
@@ -434,7 +745,7 @@ int main(int argc, char **argv)
 	}
 	free(samples);
 	free(file_begin);
-	free(res);
+	free(cells);
 	replay_ctx_free(ctx);
 	return 0;
 }

@@ -165,6 +165,20 @@ static enum puw_step aarch64_sigframe_step(const struct puw_walk *w, struct puw_
 	return PUW_STEP_CALLER;
 }
 
+/* cfi_rule.saved bits to DWARF register bits: the kept registers are x19..x30, in order. */
+static uint64_t aarch64_kept_to_dwarf(uint32_t kept)
+{
+	return (uint64_t)kept << 19;
+}
+
+static const struct cfi_step_arch aarch64_cfi;
+
+static enum puw_step aarch64_cfi_step_general(const struct puw_walk *w, struct puw_frame *f,
+					 const struct cfi_rule *rule, enum puw_stop *ret_stop)
+{
+	return cfi_step_general(w, f, rule, ret_stop, &aarch64_cfi);
+}
+
 static const struct cfi_step_arch aarch64_cfi = {
 	.kept = {19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30},
 	.n_kept = sizeof(aarch64_kept_regs),
@@ -174,6 +188,8 @@ static const struct cfi_step_arch aarch64_cfi = {
 	.ra_col = A64_DWARF_LR,
 	.callee_saved = AARCH64_CALLEE_SAVED,
 	.strip_ra = aarch64_strip_ra,
+	.kept_to_dwarf = aarch64_kept_to_dwarf,
+	.step_general = aarch64_cfi_step_general,
 };
 
 static bool aarch64_cfi_walk(const struct puw_walk *w, struct puw_frame *f, uint64_t *pcs,

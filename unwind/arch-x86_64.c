@@ -179,6 +179,35 @@ static enum puw_step x86_64_sigframe_step(const struct puw_walk *w, struct puw_f
 	return PUW_STEP_CALLER;
 }
 
+/*
+ * cfi_rule.saved bits (x86_64_kept_regs order) to DWARF register bits: bit 0 -> 3 (rbx),
+ * bit 1 -> 6 (rbp), bits 2..6 -> 12..16 (r12..r15, RA). A table: one load on the hot path.
+ */
+#define KEPT_DWARF(m)                                                                              \
+	((uint64_t)((m) & 1) << X86_DWARF_RBX | (uint64_t)((m) & 2) << (X86_DWARF_RBP - 1) |      \
+	 (uint64_t)((m) & 0x7c) << (X86_DWARF_R12 - 2))
+#define KEPT_DWARF4(m) KEPT_DWARF(m), KEPT_DWARF((m) + 1), KEPT_DWARF((m) + 2), KEPT_DWARF((m) + 3)
+#define KEPT_DWARF16(m)                                                                            \
+	KEPT_DWARF4(m), KEPT_DWARF4((m) + 4), KEPT_DWARF4((m) + 8), KEPT_DWARF4((m) + 12)
+
+static const uint64_t x86_64_kept_dwarf[128] = {
+	KEPT_DWARF16(0),  KEPT_DWARF16(16), KEPT_DWARF16(32), KEPT_DWARF16(48),
+	KEPT_DWARF16(64), KEPT_DWARF16(80), KEPT_DWARF16(96), KEPT_DWARF16(112),
+};
+
+static uint64_t x86_64_kept_to_dwarf(uint32_t kept)
+{
+	return x86_64_kept_dwarf[kept & 127];
+}
+
+static const struct cfi_step_arch x86_64_cfi;
+
+static enum puw_step x86_64_cfi_step_general(const struct puw_walk *w, struct puw_frame *f,
+					 const struct cfi_rule *rule, enum puw_stop *ret_stop)
+{
+	return cfi_step_general(w, f, rule, ret_stop, &x86_64_cfi);
+}
+
 static const struct cfi_step_arch x86_64_cfi = {
 	.kept = {X86_DWARF_RBX, X86_DWARF_RBP, X86_DWARF_R12, X86_DWARF_R13, X86_DWARF_R14,
 		 X86_DWARF_R15, X86_DWARF_RA},
@@ -189,6 +218,8 @@ static const struct cfi_step_arch x86_64_cfi = {
 	.ra_col = X86_DWARF_RA,
 	.callee_saved = X86_64_CALLEE_SAVED,
 	.strip_ra = NULL,
+	.kept_to_dwarf = x86_64_kept_to_dwarf,
+	.step_general = x86_64_cfi_step_general,
 };
 
 static bool x86_64_cfi_walk(const struct puw_walk *w, struct puw_frame *f, uint64_t *pcs,

@@ -246,7 +246,7 @@ static bool match_plt(const uint8_t *p, size_t len, int64_t *ret_off, uint8_t *r
 {
 	static const uint8_t tail[] = {0x80, 0x00, DW_OP_lit0 + 15, DW_OP_and};
 	size_t i = 1;
-	int64_t v = 0;
+	uint64_t v = 0; /* unsigned: shifting into or past bit 63 of an int64_t is undefined */
 	unsigned shift = 0;
 
 	if (len < 2 || p[0] != DW_OP_breg0 + 7)
@@ -255,20 +255,20 @@ static bool match_plt(const uint8_t *p, size_t len, int64_t *ret_off, uint8_t *r
 	for (;;) {
 		if (i >= len || shift >= 63)
 			return false;
-		v |= (int64_t)(p[i] & 0x7f) << shift;
+		v |= (uint64_t)(p[i] & 0x7f) << shift;
 		shift += 7;
 		if (!(p[i++] & 0x80))
 			break;
 	}
 	if (shift < 64 && (p[i - 1] & 0x40))
-		v |= -((int64_t)1 << shift);
+		v |= ~UINT64_C(0) << shift;
 	if (len - i != sizeof(tail) + 5 || memcmp(p + i, tail, sizeof(tail)) != 0)
 		return false;
 	i += sizeof(tail);
 	if (p[i] < DW_OP_lit0 || p[i] > DW_OP_lit0 + 15 || p[i + 1] != DW_OP_ge ||
 	    p[i + 2] != DW_OP_lit0 + 3 || p[i + 3] != DW_OP_shl || p[i + 4] != DW_OP_plus)
 		return false;
-	*ret_off = v;
+	*ret_off = (int64_t)v;
 	*ret_k = (uint8_t)(p[i] - DW_OP_lit0);
 	return true;
 }
@@ -278,7 +278,7 @@ static bool match_deref(const uint8_t *p, size_t len, uint64_t *ret_reg, int64_t
 {
 	size_t i = 1;
 	uint64_t reg;
-	int64_t v = 0;
+	uint64_t v = 0; /* unsigned, as in match_plt() */
 	unsigned shift = 0;
 
 	if (len < 3)
@@ -302,17 +302,17 @@ static bool match_deref(const uint8_t *p, size_t len, uint64_t *ret_reg, int64_t
 	for (;;) {
 		if (i >= len || shift >= 63)
 			return false;
-		v |= (int64_t)(p[i] & 0x7f) << shift;
+		v |= (uint64_t)(p[i] & 0x7f) << shift;
 		shift += 7;
 		if (!(p[i++] & 0x80))
 			break;
 	}
 	if (p[i - 1] & 0x40)
-		v |= -((int64_t)1 << shift);
+		v |= ~UINT64_C(0) << shift;
 	if (i + 1 != len || p[i] != DW_OP_deref)
 		return false;
 	*ret_reg = reg;
-	*ret_off = v;
+	*ret_off = (int64_t)v;
 	return true;
 }
 
@@ -334,7 +334,7 @@ static int rule_pack(struct compiler *cc, const struct cfi_state *st, uint8_t *o
 	struct cfi_rule *rule = (struct cfi_rule *)(void *)out;
 	int64_t off;
 	uint64_t reg;
-	bool simple = true;
+	bool simple = true, all_offset = true;
 	uint8_t k;
 	int32_t x;
 	int r;
@@ -435,9 +435,15 @@ static int rule_pack(struct compiler *cc, const struct cfi_state *st, uint8_t *o
 		if (kind != PUW_CFI_OFFSET && kind != PUW_CFI_VAL_OFFSET &&
 		    kind != PUW_CFI_UNDEFINED)
 			simple = false;
+		if (kind != PUW_CFI_OFFSET)
+			all_offset = false;
 	}
 	if (simple)
 		rule->flags |= CFI_F_SIMPLE;
+	/* The shape of nearly every row in a function body: see CFI_F_FAST. */
+	if (all_offset && rule->cfa_kind == CFI_CFA_REG && rule->cfa_reg < PUW_REGS_MAX &&
+	    (rule->saved & (1u << cc->ra_idx)) && !(rule->flags & CFI_F_SIGNAL))
+		rule->flags |= CFI_F_FAST;
 	return 0;
 }
 
@@ -881,16 +887,6 @@ int puw_cfi_compile(const struct puw_cfi_sections *s, struct puw_cfi **ret)
 void puw_cfi_free(struct puw_cfi *cfi)
 {
 	free(cfi);
-}
-
-struct puw_cache *puw_cache_new(void)
-{
-	return calloc(1, sizeof(struct puw_cache));
-}
-
-void puw_cache_free(struct puw_cache *cache)
-{
-	free(cache);
 }
 
 void puw_cfi_get_stats(const struct puw_cfi *cfi, struct puw_cfi_stats *ret)

@@ -3,9 +3,12 @@
  * The CFI step's uncommon paths (cfi-step.h has the common one, inlined per architecture):
  * CFAs that are not register + offset, and register rules that read other registers or
  * evaluate expressions. Same guarantees: no allocation, reads only from the stack copy.
+ * Also the row-lookup memo's lifecycle and its miss path (struct puw_cache, cfi.h).
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "puw.h"
 #include "puw-internal.h"
@@ -46,7 +49,7 @@ int puw_cfi_cfa_slow(const struct puw_walk *w, const struct puw_frame *f,
 		const uint8_t *p;
 		size_t len;
 
-		if (!cfi_expr_get(f->mod.cfi, rule->cfa_off, &p, &len))
+		if (!cfi_expr_get(f->mod->cfi, rule->cfa_off, &p, &len))
 			return PUW_STOP_BAD_CFA;
 		return puw_expr_eval(w, f, p, len, false, 0, ret);
 	}
@@ -96,7 +99,7 @@ int puw_cfi_regs_recover(const struct puw_walk *w, const struct puw_frame *f,
 			break;
 		case PUW_CFI_EXPR:
 		case PUW_CFI_VAL_EXPR:
-			if (!cfi_expr_get(f->mod.cfi, v, &p, &len))
+			if (!cfi_expr_get(f->mod->cfi, v, &p, &len))
 				return PUW_STOP_BAD_CFA;
 			r = puw_expr_eval(w, f, p, len, true, cfa, &addr);
 			if (r)
@@ -127,4 +130,105 @@ int puw_cfi_regs_recover(const struct puw_walk *w, const struct puw_frame *f,
 			puw_regs_set(out, reg, vals[i]);
 	}
 	return 0;
+}
+
+/* ---- the lookup memo (struct puw_cache, cfi.h) ---------------------------------------- */
+
+struct puw_cache *puw_cache_new(void)
+{
+	return calloc(1, sizeof(struct puw_cache));
+}
+
+void puw_cache_free(struct puw_cache *cache)
+{
+	free(cache);
+}
+
+void puw_cache_clear(struct puw_cache *cache)
+{
+	if (!cache)
+		return;
+	if (cache->n_dirty > CFI_CACHE_DIRTY_MAX) {
+		memset(cache->slot, 0, sizeof(cache->slot));
+	} else {
+		for (uint32_t i = 0; i < cache->n_dirty; i++)
+			cache->slot[cache->dirty[i]].key = 0;
+	}
+	cache->n_dirty = 0;
+}
+
+const struct cfi_rule *cfi_cache_fill(struct puw_cache *cache, const struct puw_cfi *cfi,
+				      uint32_t off, uint64_t key, uint32_t slot)
+{
+	uint32_t idx = cfi_row_rule(cfi, cfi_find_row_at(cfi, off)), d = cache->n_dirty;
+	const struct cfi_rule *rule = idx ? cfi_rule_at(cfi, idx) : NULL;
+
+	cache->slot[slot].key = key;
+	cache->slot[slot].rule = rule;
+	/* Listed for puw_cache_clear() until the list is full; then it counts one past it. */
+	if (d < CFI_CACHE_DIRTY_MAX)
+		cache->dirty[d] = (uint16_t)slot;
+	if (d <= CFI_CACHE_DIRTY_MAX)
+		cache->n_dirty = d + 1;
+	return rule;
+}
+
+/* ---- the walk's module and lookup paths (cfi-step.h) ---------------------------------- */
+
+void puw_frame_module_derive(struct puw_frame_module *m, const struct puw_cache *cache)
+{
+	const struct puw_cfi *cfi = m->cfi;
+	uint64_t o;
+
+	m->flo = m->flen = m->kbase = 0;
+	if (!cfi) {
+		m->lo = m->span = m->key_hi = 0;
+		return;
+	}
+	m->lo = m->bias + cfi->base;
+	m->span = cfi->span;
+	m->key_hi = (uint64_t)cfi->id << 32;
+	/* Without a cache every lookup takes the slow path, which searches the table. */
+	if (!cache)
+		return;
+	/* Offsets, not ends: neither range may wrap past 2^64 here. */
+	o = m->lo - m->start;
+	if (o < m->len && m->span <= m->len - o) {
+		/* The module contains the whole table: the usual case. */
+		m->flo = m->lo;
+		m->flen = m->span;
+		m->kbase = m->key_hi;
+		return;
+	}
+	o = m->start - m->lo;
+	if (o < m->span && m->len <= m->span - o) {
+		/* The table covers the whole module. */
+		m->flo = m->start;
+		m->flen = m->len;
+		m->kbase = m->key_hi + o;
+	}
+	/* Otherwise (an odd layout) flen stays 0: every lookup takes the slow path. */
+}
+
+const struct cfi_rule *cfi_walk_lookup_slow(const struct puw_frame_module *m,
+					    struct puw_cache *cache, uint64_t addr)
+{
+	/*
+	 * A table's range never wraps (no FDE's does, cfi-parse.c: base + span <= 2^64), so
+	 * one unsigned comparison of the offset rejects addresses below it too.
+	 */
+	uint64_t off = addr - m->lo, key;
+	uint32_t h, idx;
+
+	if (!m->cfi || off >= m->span)
+		return NULL;
+	if (!cache) {
+		idx = cfi_row_rule(m->cfi, cfi_find_row_at(m->cfi, (uint32_t)off));
+		return idx ? cfi_rule_at(m->cfi, idx) : NULL;
+	}
+	key = m->key_hi | off;
+	h = (uint32_t)((key * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - CFI_CACHE_BITS));
+	if (cache->slot[h].key == key)
+		return cache->slot[h].rule;
+	return cfi_cache_fill(cache, m->cfi, (uint32_t)off, key, h);
 }

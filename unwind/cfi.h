@@ -51,6 +51,13 @@ enum {
  * stack only, never on another register, so the step may write them as it computes them.
  */
 #define CFI_F_SIMPLE 0x04
+/*
+ * The common case, which the step takes without further checks: the CFA is a register
+ * (< PUW_REGS_MAX) plus an offset, every saved register, the return address among them, is
+ * saved at CFA + offset (DW_CFA_offset), and the frame is no signal frame. Implies
+ * CFI_F_SIMPLE.
+ */
+#define CFI_F_FAST 0x08
 
 /*
  * A kept register's rule in one u32: enum puw_cfi_rule in the low 3 bits, a signed 29-bit
@@ -114,10 +121,6 @@ static inline const struct cfi_rule *cfi_rule_at(const struct puw_cfi *cfi, uint
 	return (const struct cfi_rule *)(const void *)(cfi->rules + (size_t)idx * cfi->rule_stride);
 }
 
-/*
- * Row index covering ELF address addr, or -1 when addr is outside every FDE's span (inside
- * the span, gaps are rows whose rule is 0).
- */
 /* Row i's address offset and rule index (unaligned loads: the rows are packed). */
 static inline uint32_t cfi_row_pc(const struct puw_cfi *cfi, uint32_t i)
 {
@@ -142,31 +145,50 @@ static inline uint32_t cfi_row_rule(const struct puw_cfi *cfi, uint32_t i)
 }
 
 /*
+ * The search of cfi_find_row_index() for one row size, a constant once inlined: the row
+ * address is then a shift and an add, not a multiplication.
+ */
+static inline __attribute__((always_inline)) uint32_t
+cfi_search_rows(const uint8_t *rows, unsigned row_bytes, uint32_t base, uint32_t n, uint32_t o)
+{
+	/*
+	 * Last row in [base, base + n) starting at or below o; row base always qualifies. With
+	 * about one page per row, n is mostly 1 to 3. Branch-free halving: the compiler turns
+	 * the choice into a conditional move, so a lookup costs a few dependent loads and no
+	 * mispredicted branches.
+	 */
+	while (n > 1) {
+		uint32_t half = n / 2, v;
+
+		memcpy(&v, rows + (size_t)(base + half) * row_bytes, sizeof(v));
+		base = v <= o ? base + half : base;
+		n -= half;
+	}
+	return base;
+}
+
+/* Row index covering offset o from the table's base, o < span. */
+static inline uint32_t cfi_find_row_at(const struct puw_cfi *cfi, uint32_t o)
+{
+	uint32_t pg = o >> cfi->page_shift, base = cfi->page[pg];
+	uint32_t n = cfi->page[pg + 1] - base + 1;
+
+	if (cfi->row_bytes == 6)
+		return cfi_search_rows(cfi->rows, 6, base, n, o);
+	return cfi_search_rows(cfi->rows, 8, base, n, o);
+}
+
+/*
  * Row index covering ELF address addr, or -1 when addr is outside every FDE's span (inside
  * the span, gaps are rows whose rule is 0).
  */
 static inline int64_t cfi_find_row_index(const struct puw_cfi *cfi, uint64_t addr)
 {
 	uint64_t off = addr - cfi->base;
-	uint32_t base, n, o;
 
 	if (addr < cfi->base || off >= cfi->span)
 		return -1;
-	o = (uint32_t)off;
-	base = cfi->page[o >> cfi->page_shift];
-	n = cfi->page[(o >> cfi->page_shift) + 1] - base + 1;
-	/*
-	 * Last row in [base, base + n) starting at or below o; row base always qualifies.
-	 * Branch-free halving: the compiler turns the choice into a conditional move, so a
-	 * lookup costs a few dependent loads and no mispredicted branches.
-	 */
-	while (n > 1) {
-		uint32_t half = n / 2;
-
-		base = cfi_row_pc(cfi, base + half) <= o ? base + half : base;
-		n -= half;
-	}
-	return base;
+	return cfi_find_row_at(cfi, (uint32_t)off);
 }
 
 /* The rule for ELF address addr, NULL when no CFI covers it. */
@@ -184,44 +206,39 @@ static inline const struct cfi_rule *cfi_lookup(const struct puw_cfi *cfi, uint6
 }
 
 /*
- * The lookup memo (struct puw_cache): direct-mapped, one 64-bit key (table id << 32 |
- * address offset from the table's base) and the row's rule index per slot.
+ * The lookup memo (struct puw_cache): a direct-mapped table from (table serial, address
+ * offset from the table's base), one 64-bit key, to the rule the row holds — a pointer into
+ * the table, so that a hit costs one load and one comparison. A slot whose rule is NULL
+ * remembers that no CFI covers the address. Serials are never reused (until 2^32 tables
+ * have been compiled), so the slots of a freed table are never hit again.
+ *
+ * puw_cache_clear() must be cheap enough to run before every sample (a "cold" unwind): the
+ * slots filled since the last clear are listed, and only those are emptied — a few dozen
+ * stores, not 16 KiB. Past CFI_CACHE_DIRTY_MAX fills the list stops growing and the clear
+ * empties everything; a cache never cleared (the daemon's) just keeps it saturated.
  */
 #define CFI_CACHE_BITS 10
+#define CFI_CACHE_DIRTY_MAX 256
 
 struct cfi_cache_slot {
 	uint64_t key; /* 0: empty (table ids start at 1) */
-	uint32_t rule;
-	uint32_t reserved;
+	const struct cfi_rule *rule;
 };
 
 struct puw_cache {
 	struct cfi_cache_slot slot[1u << CFI_CACHE_BITS];
+	/* Slots filled since the last clear; n_dirty > CFI_CACHE_DIRTY_MAX: too many, all. */
+	uint32_t n_dirty;
+	uint16_t dirty[CFI_CACHE_DIRTY_MAX];
 };
 
-/* The rule for addr through the memo; NULL when no CFI covers it. */
-static inline const struct cfi_rule *cfi_lookup_cached(const struct puw_cfi *cfi,
-						       struct puw_cache *cache, uint64_t addr)
-{
-	uint64_t off = addr - cfi->base, key;
-	struct cfi_cache_slot *slot;
-	int64_t row;
-	uint32_t idx;
-
-	if (addr < cfi->base || off >= cfi->span)
-		return NULL;
-	key = (uint64_t)cfi->id << 32 | off;
-	slot = &cache->slot[(key * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - CFI_CACHE_BITS)];
-	if (slot->key == key) {
-		idx = slot->rule;
-	} else {
-		row = cfi_find_row_index(cfi, addr);
-		idx = cfi_row_rule(cfi, (uint32_t)row);
-		slot->key = key;
-		slot->rule = idx;
-	}
-	return idx ? cfi_rule_at(cfi, idx) : NULL;
-}
+/*
+ * A miss: searches the table for offset off (< span) and fills slot (the index key hashes
+ * to). Returns the rule, NULL when no CFI covers the address. Out of line: rare once the
+ * cache is warm (cfi-step.c).
+ */
+const struct cfi_rule *cfi_cache_fill(struct puw_cache *cache, const struct puw_cfi *cfi,
+				      uint32_t off, uint64_t key, uint32_t slot);
 
 /* An expression stored in the table: its bytes and length, or false when out of bounds. */
 static inline bool cfi_expr_get(const struct puw_cfi *cfi, int64_t off, const uint8_t **ret,

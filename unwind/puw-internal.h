@@ -26,11 +26,38 @@
 
 #include "puw.h"
 
+/* Module answers one unwind remembers (a power of two). */
+#define PUW_MODULE_MEMO 4
+
+/*
+ * One answer of find_module, and what the CFI walk derives from it once
+ * (puw_frame_module_derive(), cfi-step.c): stacks go back and forth between a few modules
+ * (an interpreter, libc, the executable), so an unwind keeps its last few answers, and
+ * returning to one costs a range check.
+ */
+struct puw_frame_module {
+	uint64_t start, end, bias;
+	const struct puw_cfi *cfi;
+	uint64_t len; /* end - start; 0 for a nonsensical answer (end <= start) */
+	/*
+	 * The CFI walk: the table offset of runtime address a is a - lo, inside the table when
+	 * below span; the cache key of an address is (table id << 32 | offset), key_hi the
+	 * first part. The fast range [flo, flo + flen) is where both the module and its table
+	 * hold, so that one comparison stands for both; there the key is (a - flo) + kbase.
+	 */
+	uint64_t lo, span, key_hi;
+	uint64_t flo, flen, kbase;
+};
+
 /* State of one frame while walking. */
 struct puw_frame {
+	/*
+	 * pc and sp are not neighbours on purpose: GCC would otherwise pair them in a vector
+	 * register through the CFI walk's loop (SLP vectorisation), at a few moves per frame.
+	 */
 	uint64_t pc; /* interrupted IP (innermost) or a return address into this frame */
-	uint64_t sp; /* lowest address the caller's data can occupy: SP, then each CFA */
 	uint64_t fp; /* frame pointer (rbp / x29) as it was in this frame */
+	uint64_t sp; /* lowest address the caller's data can occupy: SP, then each CFA */
 	uint64_t lr; /* arm64 x30 while it still holds a live value (innermost frame) */
 	bool lr_valid;
 	/*
@@ -39,8 +66,11 @@ struct puw_frame {
 	 */
 	bool innermost;
 	bool mod_valid; /* mod describes the module holding pc (asked once per frame) */
-	bool mod_known; /* mod is an answer of find_module, for some earlier PC */
-	struct puw_module mod;
+	uint8_t n_mods;	/* answers in mods[] */
+	uint8_t next_mod; /* the slot the next answer takes */
+	/* The answer for pc when mod_valid, else for some earlier PC; NULL: none. */
+	struct puw_frame_module *mod;
+	struct puw_frame_module mods[PUW_MODULE_MEMO];
 	/* CFI modes: the frame's registers as far as they are known, DWARF numbering. */
 	struct puw_regs regs;
 };
@@ -194,11 +224,17 @@ static inline bool puw_walk_read_u64(const struct puw_walk *w, uint64_t addr, ui
 	return true;
 }
 
+/* puw_frame_module() when the PC left the current module: earlier answers, else ask. */
+bool puw_frame_module_slow(const struct puw_walk *w, struct puw_frame *f, uint64_t pc);
+/* Fills the CFI walk's fields of an answer (cfi-step.c). */
+void puw_frame_module_derive(struct puw_frame_module *m, const struct puw_cache *cache);
+
 /*
  * The module holding f's PC, asked once per frame: for a return address the call before it
  * (ra - 1, so that a call ending its function or mapping stays inside it), for an exact PC
- * the PC itself. Consecutive frames are mostly in one module: its answer holds for its
- * whole range, so the callback is skipped while the PC stays inside it.
+ * the PC itself. Consecutive frames are mostly in one module, and a stack visits few: an
+ * answer holds for its whole range, so the callback is skipped while the PC stays inside the
+ * current answer or one of the few before it (f->mods).
  */
 static inline bool puw_frame_module(const struct puw_walk *w, struct puw_frame *f)
 {
@@ -209,15 +245,11 @@ static inline bool puw_frame_module(const struct puw_walk *w, struct puw_frame *
 	if (!w->req->find_module)
 		return false;
 	pc = f->innermost ? f->pc : f->pc - 1;
-	if (!f->mod_known || pc < f->mod.start || pc >= f->mod.end) {
-		if (w->req->find_module(w->req->ctx, pc, &f->mod) != 0) {
-			f->mod_known = false;
-			return false;
-		}
-		f->mod_known = true;
+	if (f->mod && pc - f->mod->start < f->mod->len) {
+		f->mod_valid = true;
+		return true;
 	}
-	f->mod_valid = true;
-	return true;
+	return puw_frame_module_slow(w, f, pc);
 }
 
 /*

@@ -84,9 +84,10 @@ struct puw_module {
 
 /*
  * Returns 0 and fills *ret when pc lies in an executable mapping of the target, -ENOENT when
- * it does not. Called at most once per frame, and not at all for a PC inside the previous
- * answer's [start, end), which is reused; must not allocate. For a return address ra the
- * library asks about ra - 1, the call instruction's last byte.
+ * it does not. Called at most once per frame, and not at all for a PC inside the [start,
+ * end) of the previous answer or of one of the few before it in the same puw_unwind() call,
+ * which is reused; must not allocate. For a return address ra the library asks about
+ * ra - 1, the call instruction's last byte.
  */
 typedef int puw_find_module_fn(void *ctx, uint64_t pc, struct puw_module *ret);
 
@@ -106,9 +107,15 @@ struct puw_stats {
  */
 struct puw_cache;
 
-/* Returns an owned, empty cache (about 16 KiB), or NULL when out of memory. */
+/* Returns an owned, empty cache (about 17 KiB), or NULL when out of memory. */
 struct puw_cache *puw_cache_new(void);
 void puw_cache_free(struct puw_cache *cache); /* accepts NULL */
+/*
+ * Empties the cache. Costs about one store per lookup that missed since the last clear (a
+ * full reset past a few hundred): cheap enough before every unwind, for measurements of
+ * unwinds with nothing remembered. Accepts NULL.
+ */
+void puw_cache_clear(struct puw_cache *cache);
 
 struct puw_request {
 	enum puw_arch arch;

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "puw.h"
 #include "puw-internal.h"
@@ -35,6 +36,10 @@ const struct puw_arch_ops *puw_arch_ops_get(enum puw_arch arch)
 }
 
 #define arch_get puw_arch_ops_get
+
+/* Bytes of the stack copy prefetched when a walk starts: a dozen frames of compiled code. */
+#define PUW_PREFETCH_BYTES 2048
+#define PUW_CACHE_LINE 64
 
 const char *puw_stop_name(enum puw_stop stop)
 {
@@ -105,6 +110,39 @@ int puw_regs_from_perf(enum puw_arch arch, uint64_t mask, const uint64_t *vals, 
 
 	*ret = regs;
 	return 0;
+}
+
+bool puw_frame_module_slow(const struct puw_walk *w, struct puw_frame *f, uint64_t pc)
+{
+	struct puw_frame_module *e;
+	struct puw_module m;
+
+	for (unsigned i = 0; i < f->n_mods; i++) {
+		e = &f->mods[i];
+		if (pc - e->start < e->len) {
+			f->mod = e;
+			f->mod_valid = true;
+			return true;
+		}
+	}
+	if (w->req->find_module(w->req->ctx, pc, &m) != 0) {
+		f->mod = NULL;
+		return false;
+	}
+	/* The oldest answer makes room. */
+	e = &f->mods[f->next_mod];
+	f->next_mod = (f->next_mod + 1) & (PUW_MODULE_MEMO - 1);
+	if (f->n_mods < PUW_MODULE_MEMO)
+		f->n_mods++;
+	e->start = m.start;
+	e->end = m.end;
+	e->bias = m.bias;
+	e->cfi = m.cfi;
+	e->len = m.end > m.start ? m.end - m.start : 0;
+	puw_frame_module_derive(e, w->req->cache);
+	f->mod = e;
+	f->mod_valid = true;
+	return true;
 }
 
 bool puw_ra_in_module(const struct puw_walk *w, uint64_t ra)
@@ -220,7 +258,9 @@ int puw_unwind(const struct puw_request *req, uint64_t *pcs, unsigned max, enum 
 	f.pc = f.sp = f.fp = f.lr = 0;
 	f.lr_valid = false;
 	f.innermost = true;
-	f.mod_valid = f.mod_known = false;
+	f.mod_valid = false;
+	f.mod = NULL;
+	f.n_mods = f.next_mod = 0;
 	f.regs.valid = 0;
 
 	/* Without a PC there is nothing to report: a kernel thread, or REGS_USER missing. */
@@ -251,11 +291,32 @@ int puw_unwind(const struct puw_request *req, uint64_t *pcs, unsigned max, enum 
 		f.lr = regs->r[w.arch->dwarf_lr];
 		f.lr_valid = true;
 	}
-	if (req->mode != PUW_MODE_FP)
-		f.regs = *regs;
+	if (req->mode != PUW_MODE_FP) {
+		/*
+		 * Fixed-size copies, which the compiler inlines: x86-64 numbers everything a walk
+		 * uses below 17 (16 is the return-address column), arm64 uses up to 32.
+		 */
+		memcpy(f.regs.r, regs->r, 17 * sizeof(regs->r[0]));
+		if (regs->valid >> 17)
+			memcpy(&f.regs.r[17], &regs->r[17], (PUW_REGS_MAX - 17) * sizeof(regs->r[0]));
+		f.regs.valid = regs->valid;
+	}
 	w.stack = req->stack;
 	w.stack_start = req->stack_start;
 	w.stack_reads = req->stack_size >= 8 ? req->stack_size - 7 : 0;
+	/*
+	 * The copy is mostly cold: the kernel wrote it on the sampled CPU, a while before this
+	 * thread drains the ring. A walk reads a few words per frame, each read depending on
+	 * the one before; asking for the first lines at once overlaps their misses instead.
+	 */
+	if (req->stack_size >= PUW_PREFETCH_BYTES) {
+#pragma GCC unroll 64
+		for (size_t off = 0; off < PUW_PREFETCH_BYTES; off += PUW_CACHE_LINE)
+			__builtin_prefetch(req->stack + off);
+	} else {
+		for (size_t off = 0; off < req->stack_size; off += PUW_CACHE_LINE)
+			__builtin_prefetch(req->stack + off);
+	}
 
 	for (;;) {
 		if (req->mode != PUW_MODE_FP) {

@@ -129,7 +129,8 @@ static void check_table(const struct puw_cfi *cfi, const uint64_t *probes, size_
 	/* Lookups at row boundaries agree with the rows. */
 	stride = n / MAX_CHECKED_ROWS + 1;
 	for (uint32_t i = 0; i + 1 < n; i += stride) {
-		uint64_t start = cfi->base + cfi_row_pc(cfi, i), end = cfi->base + cfi_row_pc(cfi, i + 1);
+		uint64_t start = cfi->base + cfi_row_pc(cfi, i),
+			 end = cfi->base + cfi_row_pc(cfi, i + 1);
 		int r = puw_cfi_find_row(cfi, start, &row);
 
 		if (cfi_row_rule(cfi, i) == 0) {

@@ -99,8 +99,8 @@ static void entry_end(struct buf *b, size_t at)
 	memcpy(b->b + at, &len, 4);
 }
 
-static void build_eh_frame(struct buf *b, enum puw_arch arch, enum place place,
-			   const uint8_t *expr, size_t len)
+static void build_eh_frame(struct buf *b, enum puw_arch arch, enum place place, const uint8_t *expr,
+			   size_t len)
 {
 	unsigned sp = arch == PUW_ARCH_X86_64 ? 7 : 31;
 	unsigned ra = arch == PUW_ARCH_X86_64 ? 16 : 30;
@@ -228,6 +228,18 @@ static uint64_t ref_leb(struct ref_cur *c, bool sign)
 	return v;
 }
 
+/* Arithmetic shift right, without the compiler's signed >>; past 63 only sign bits remain. */
+static uint64_t ref_shra(uint64_t a, uint64_t b)
+{
+	uint64_t sign = (int64_t)a < 0 ? UINT64_MAX : 0;
+
+	if (b >= 64)
+		return sign;
+	if (b == 0)
+		return a;
+	return (a >> b) | (sign << (64 - b));
+}
+
 /*
  * Evaluates expr; returns 0 with the value, PUW_STOP_STACK_EXHAUSTED for a read outside the
  * copy, PUW_STOP_BAD_CFA for any other failure (as puw_expr_eval documents).
@@ -255,22 +267,19 @@ static int ref_eval(const struct ref_ctx *ctx, const uint8_t *expr, size_t len, 
 		} else if ((op >= 0x70 && op <= 0x8f) || op == 0x92) { /* DW_OP_breg<n>, bregx */
 			reg = op == 0x92 ? ref_leb(&c, false) : op - 0x70u;
 			v = ref_leb(&c, true);
-			if (c.bad || reg >= PUW_REGS_MAX || !(ctx->regs->valid & (UINT64_C(1) << reg)))
+			if (c.bad || reg >= PUW_REGS_MAX ||
+			    !(ctx->regs->valid & (UINT64_C(1) << reg)))
 				return PUW_STOP_BAD_CFA;
 			v += ctx->regs->r[reg];
 			push = true;
+		} else if (op >= 0x08 && op <= 0x0f) { /* DW_OP_const{1,2,4,8}{u,s} */
+			v = ref_fixed(&c, 1u << ((op - 0x08) / 2), op & 1);
+			push = true;
+		} else if (op == 0x10 || op == 0x11) { /* DW_OP_constu, DW_OP_consts */
+			v = ref_leb(&c, op == 0x11);
+			push = true;
 		} else {
 			switch (op) {
-			case 0x08: v = ref_fixed(&c, 1, false); push = true; break; /* const1u */
-			case 0x09: v = ref_fixed(&c, 1, true); push = true; break;
-			case 0x0a: v = ref_fixed(&c, 2, false); push = true; break;
-			case 0x0b: v = ref_fixed(&c, 2, true); push = true; break;
-			case 0x0c: v = ref_fixed(&c, 4, false); push = true; break;
-			case 0x0d: v = ref_fixed(&c, 4, true); push = true; break;
-			case 0x0e: v = ref_fixed(&c, 8, false); push = true; break;
-			case 0x0f: v = ref_fixed(&c, 8, true); push = true; break;
-			case 0x10: v = ref_leb(&c, false); push = true; break; /* constu */
-			case 0x11: v = ref_leb(&c, true); push = true; break;  /* consts */
 			case 0x12: /* dup */
 				if (n < 1)
 					return PUW_STOP_BAD_CFA;
@@ -342,42 +351,83 @@ static int ref_eval(const struct ref_ctx *ctx, const uint8_t *expr, size_t len, 
 					return PUW_STOP_BAD_CFA;
 				st[n - 1] += a;
 				break;
-			case 0x1a: case 0x1b: case 0x1c: case 0x1d: case 0x1e: case 0x21:
-			case 0x22: case 0x24: case 0x25: case 0x26: case 0x27: case 0x29:
-			case 0x2a: case 0x2b: case 0x2c: case 0x2d: case 0x2e:
+			case 0x1a: /* the binary operations */
+			case 0x1b:
+			case 0x1c:
+			case 0x1d:
+			case 0x1e:
+			case 0x21:
+			case 0x22:
+			case 0x24:
+			case 0x25:
+			case 0x26:
+			case 0x27:
+			case 0x29:
+			case 0x2a:
+			case 0x2b:
+			case 0x2c:
+			case 0x2d:
+			case 0x2e:
 				if (n < 2)
 					return PUW_STOP_BAD_CFA;
 				b = st[n - 1]; /* the top is the second operand */
 				a = st[n - 2];
 				switch (op) {
-				case 0x1a: v = a & b; break;
+				case 0x1a: /* and */
+					v = a & b;
+					break;
 				case 0x1b: /* div: signed */
 					if (b == 0 || (a == (UINT64_C(1) << 63) && b == UINT64_MAX))
 						return PUW_STOP_BAD_CFA;
 					v = (uint64_t)((int64_t)a / (int64_t)b);
 					break;
-				case 0x1c: v = a - b; break;
+				case 0x1c: /* minus */
+					v = a - b;
+					break;
 				case 0x1d: /* mod: unsigned, as libgcc */
 					if (b == 0)
 						return PUW_STOP_BAD_CFA;
 					v = a % b;
 					break;
-				case 0x1e: v = a * b; break;
-				case 0x21: v = a | b; break;
-				case 0x22: v = a + b; break;
-				case 0x24: v = b >= 64 ? 0 : a << b; break;
-				case 0x25: v = b >= 64 ? 0 : a >> b; break;
-				case 0x26: /* shra: sign bits in */
-					v = b >= 64 ? ((int64_t)a < 0 ? UINT64_MAX : 0)
-						    : (a >> b) | ((int64_t)a < 0 && b ? ~(UINT64_MAX >> b) : 0);
+				case 0x1e: /* mul */
+					v = a * b;
 					break;
-				case 0x27: v = a ^ b; break;
-				case 0x29: v = a == b; break;
-				case 0x2a: v = (int64_t)a >= (int64_t)b; break;
-				case 0x2b: v = (int64_t)a > (int64_t)b; break;
-				case 0x2c: v = (int64_t)a <= (int64_t)b; break;
-				case 0x2d: v = (int64_t)a < (int64_t)b; break;
-				case 0x2e: v = a != b; break;
+				case 0x21: /* or */
+					v = a | b;
+					break;
+				case 0x22: /* plus */
+					v = a + b;
+					break;
+				case 0x24: /* shl */
+					v = b >= 64 ? 0 : a << b;
+					break;
+				case 0x25: /* shr */
+					v = b >= 64 ? 0 : a >> b;
+					break;
+				case 0x26: /* shra */
+					v = ref_shra(a, b);
+					break;
+				case 0x27: /* xor */
+					v = a ^ b;
+					break;
+				case 0x29: /* eq */
+					v = a == b;
+					break;
+				case 0x2a: /* ge */
+					v = (int64_t)a >= (int64_t)b;
+					break;
+				case 0x2b: /* gt */
+					v = (int64_t)a > (int64_t)b;
+					break;
+				case 0x2c: /* le */
+					v = (int64_t)a <= (int64_t)b;
+					break;
+				case 0x2d: /* lt */
+					v = (int64_t)a < (int64_t)b;
+					break;
+				case 0x2e: /* ne */
+					v = a != b;
+					break;
 				}
 				n -= 2;
 				push = true;
@@ -442,7 +492,8 @@ struct expect {
 
 static bool in_module(uint64_t pc)
 {
-	return (pc >= FDE_START && pc < FDE_START + FDE_LEN) || (pc >= OTHER_START && pc < OTHER_END);
+	return (pc >= FDE_START && pc < FDE_START + FDE_LEN) ||
+	       (pc >= OTHER_START && pc < OTHER_END);
 }
 
 static struct expect predict(const struct ref_ctx *ctx, enum puw_arch arch, enum place place,
@@ -621,8 +672,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(n >= 2 && pcs[1] == e.pc);
 		} else {
 			if (n != 1 || stop != e.stop)
-				fprintf(stderr, "n %d stop %s, expected %s\n", n, puw_stop_name(stop),
-					puw_stop_name(e.stop));
+				fprintf(stderr, "n %d stop %s, expected %s\n", n,
+					puw_stop_name(stop), puw_stop_name(e.stop));
 			FUZZ_CHECK(n == 1 && stop == e.stop);
 		}
 	}

@@ -18,12 +18,14 @@
  *               find_module callback; bit 4: a lookup cache; bits 5/6/7: self/blob/jit
  *   u8  ctl2    bits 0-3: size of the small output buffer; bit 4: registers through
  *               puw_regs_from_perf() (valid is then the perf mask); bit 5: no stats;
- *               bit 6: the blob is .debug_frame rather than .eh_frame
+ *               bit 6: the blob is .debug_frame rather than .eh_frame; bit 7: the blob
+ *               names a signal trampoline (puw_cfi_sections.sigreturn_*)
  *   u64 valid   DWARF registers present (bit n: register n)
  *   u64 stack_start
  *   u64 blob_start, u32 blob_size, u64 blob_bias, u64 blob_eh_frame_addr
  *   u64 jit_start, u32 jit_size
  *   u16 blob_len
+ *   u64 sigreturn_addr, u16 sigreturn_size
  *   u64 value of each register in valid, in ascending order (at most PUW_REGS_MAX, or 64
  *       perf registers)
  *   ... blob_len bytes of CFI, then the stack copy (the rest)
@@ -64,6 +66,7 @@
 #define CTL2_PERF_REGS 0x10
 #define CTL2_NO_STATS 0x20
 #define CTL2_DEBUG_FRAME 0x40
+#define CTL2_SIGRETURN 0x80
 
 /* Where the self module appears to be loaded: a typical PIE base, the same every run. */
 #define SELF_BIAS UINT64_C(0x555555000000)
@@ -264,6 +267,90 @@ static void run(const struct puw_request *req, unsigned max, struct result *res,
 	}
 }
 
+/* Both ABIs are little-endian, whatever the host. */
+static uint64_t ld64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/*
+ * PUW_MODE_FP, predicted: the frame-record walk puw.h and the backends document, written
+ * again from the ABIs. Records {caller's fp, return address} at fp, 8-aligned, at or above
+ * the frame's sp and inside the copy; fp 0 or a zero return address ends the chain; each
+ * return address (arm64: PAC bits cleared above bit 48) must be in a module when there is a
+ * callback. arm64 first offers the link register as the caller, once, when it is a code
+ * address the record at fp does not already hold.
+ */
+static void ref_fp_walk(const struct puw_request *req, const struct modules *m, struct result *res)
+{
+	bool arm = req->arch == PUW_ARCH_AARCH64;
+	unsigned pc_reg = arm ? 32 : 16, sp_reg = arm ? 31 : 7, fp_reg = arm ? 29 : 6;
+	uint64_t mask = arm ? (UINT64_C(1) << 48) - 1 : UINT64_MAX;
+	const struct puw_regs *regs = req->regs;
+	uint64_t sp, fp, next, ra;
+	bool lr = arm && (regs->valid & (UINT64_C(1) << 30));
+
+	res->n = 0;
+	if (!(regs->valid & (UINT64_C(1) << pc_reg))) {
+		res->stop = PUW_STOP_NO_REGS;
+		return;
+	}
+	res->pcs[res->n++] = regs->r[pc_reg];
+	if (!(regs->valid & (UINT64_C(1) << sp_reg)) || !(regs->valid & (UINT64_C(1) << fp_reg))) {
+		res->stop = PUW_STOP_NO_REGS;
+		return;
+	}
+	sp = regs->r[sp_reg];
+	fp = regs->r[fp_reg];
+	for (;;) {
+		bool rec = fp != 0 && !(fp & 7) && fp >= sp && fp >= req->stack_start &&
+			   req->stack_size >= 16 && fp - req->stack_start <= req->stack_size - 16;
+
+		if (lr) {
+			lr = false;
+			ra = regs->r[30] & mask;
+			if (rec && (ld64(req->stack + (fp - req->stack_start) + 8) & mask) == ra)
+				ra = 0;
+			if (ra != 0 && (!req->find_module || in_modules(m, ra - 1)))
+				goto caller;
+		}
+		if (fp == 0) {
+			res->stop = PUW_STOP_END;
+			return;
+		}
+		if ((fp & 7) || fp < sp) {
+			res->stop = PUW_STOP_BAD_FP;
+			return;
+		}
+		if (!rec) {
+			res->stop = PUW_STOP_STACK_EXHAUSTED;
+			return;
+		}
+		next = ld64(req->stack + (fp - req->stack_start));
+		ra = ld64(req->stack + (fp - req->stack_start) + 8) & mask;
+		if (ra == 0) {
+			res->stop = PUW_STOP_END;
+			return;
+		}
+		sp = fp + 16;
+		fp = next;
+	caller:
+		if (req->find_module && !in_modules(m, ra - 1)) {
+			res->stop = PUW_STOP_BAD_PC;
+			return;
+		}
+		if (res->n == LARGE_MAX) {
+			res->stop = PUW_STOP_MAX_DEPTH;
+			return;
+		}
+		res->pcs[res->n++] = ra;
+	}
+}
+
 static void same_result(const struct result *a, const struct result *b)
 {
 	FUZZ_CHECK(a->n == b->n && a->stop == b->stop);
@@ -271,7 +358,8 @@ static void same_result(const struct result *a, const struct result *b)
 }
 
 /* The small buffer's walk is the large one's, cut at its size. */
-static void prefix_result(const struct result *small, unsigned max_small, const struct result *large)
+static void prefix_result(const struct result *small, unsigned max_small,
+			  const struct result *large)
 {
 	if (large->n <= (int)max_small && !(max_small == 0 && large->n > 0)) {
 		same_result(small, large);
@@ -281,8 +369,10 @@ static void prefix_result(const struct result *small, unsigned max_small, const 
 	FUZZ_CHECK(memcmp(small->pcs, large->pcs, (size_t)small->n * sizeof(small->pcs[0])) == 0);
 }
 
+/* The blob's table; the sections as they come, the trampoline as the caller would name it. */
 static struct puw_cfi *blob_compile(enum puw_arch arch, const uint8_t *p, size_t len,
-				    uint64_t eh_addr, bool debug_frame)
+				    uint64_t eh_addr, bool debug_frame, uint64_t sig_addr,
+				    uint64_t sig_size)
 {
 	struct puw_cfi_sections s = {.arch = arch};
 	struct puw_cfi *cfi = NULL;
@@ -296,6 +386,8 @@ static struct puw_cfi *blob_compile(enum puw_arch arch, const uint8_t *p, size_t
 		s.eh_frame_size = len;
 		s.eh_frame_addr = eh_addr;
 	}
+	s.sigreturn_addr = sig_addr;
+	s.sigreturn_size = sig_size;
 	if (puw_cfi_compile(&s, &cfi) != 0)
 		cfi = NULL;
 	free(copy);
@@ -317,7 +409,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct puw_cfi *blob_cfi = NULL;
 	struct puw_cache *cache = NULL;
 	struct result *small, *large, *again;
-	uint64_t valid, stack_start, blob_start, blob_bias, blob_eh_addr, jit_start;
+	uint64_t valid, stack_start, blob_start, blob_bias, blob_eh_addr, jit_start, sig_addr;
+	uint64_t sig_size;
 	uint32_t blob_size, jit_size;
 	const uint8_t *blob, *stack;
 	size_t blob_len, stack_len;
@@ -336,6 +429,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	jit_start = fuzz_take(&in, 8);
 	jit_size = (uint32_t)fuzz_take(&in, 4);
 	blob_len = (size_t)fuzz_take(&in, 2);
+	sig_addr = fuzz_take(&in, 8);
+	sig_size = fuzz_take(&in, 2);
 
 	req.arch = ctl & CTL_ARCH ? PUW_ARCH_AARCH64 : PUW_ARCH_X86_64;
 	req.mode = (enum puw_mode)(((ctl >> CTL_MODE_SHIFT) & 3) % _PUW_MODE_MAX);
@@ -379,7 +474,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ctl & CTL_BLOB) {
 		if (blob_len)
 			blob_cfi = blob_compile(req.arch, blob, blob_len, blob_eh_addr,
-						ctl2 & CTL2_DEBUG_FRAME);
+						ctl2 & CTL2_DEBUG_FRAME, sig_addr,
+						ctl2 & CTL2_SIGRETURN ? sig_size : 0);
 		m.mod[m.n++] = (struct puw_module){
 			.start = blob_start,
 			.end = blob_start + blob_size,
@@ -411,6 +507,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run(&req, LARGE_MAX, large, einval);
 	if (!einval)
 		prefix_result(small, max_small, large);
+	if (!einval && req.mode == PUW_MODE_FP) {
+		ref_fp_walk(&req, &m, again);
+		same_result(large, again);
+	}
 
 	/* A memo of lookups changes nothing, cold or warm. */
 	if (ctl & CTL_CACHE) {
@@ -539,14 +639,16 @@ static void seed_write(const char *dir, const char *name, const struct seed_capt
 	for (unsigned i = 0; i < sizeof(order) / sizeof(order[0]); i++)
 		valid |= UINT64_C(1) << order[i];
 	put_le(f, CTL_SELF | CTL_JIT | ((unsigned)mode << CTL_MODE_SHIFT), 1);
-	put_le(f, 8, 1);           /* ctl2: a small buffer of 8 */
+	put_le(f, 8, 1); /* ctl2: a small buffer of 8 */
 	put_le(f, valid, 8);
-	put_le(f, c->rsp, 8);      /* stack_start */
+	put_le(f, c->rsp, 8); /* stack_start */
 	for (unsigned i = 0; i < 8 + 4 + 8 + 8; i++)
-		fputc(0, f); /* no blob module */
+		fputc(0, f);	      /* no blob module */
 	put_le(f, 0x7f0000000000, 8); /* jit_start */
 	put_le(f, 0x10000, 4);
-	put_le(f, 0, 2);           /* blob_len */
+	put_le(f, 0, 2); /* blob_len */
+	put_le(f, 0, 8); /* no signal trampoline */
+	put_le(f, 0, 2);
 	for (unsigned i = 0; i < sizeof(order) / sizeof(order[0]); i++)
 		put_le(f, seed_rebase(vals[i]), 8);
 	for (size_t i = 0; i + 8 <= c->stack_len; i += 8) {

@@ -265,18 +265,19 @@ class Stack:
 
 def unwind_input(arch, mode, regs, stack, blob=b'', blob_mod=(0, 0, 0), blob_eh_addr=0,
                  jit=(0, 0), self_mod=False, no_find=False, cache=False, small=4,
-                 perf=False, no_stats=False, debug_frame=False):
+                 perf=False, no_stats=False, debug_frame=False, sigreturn=(0, 0)):
     modes = {'fp': 0, 'auto': 1, 'cfi': 2}
     ctl = (1 if arch == 'arm64' else 0) | modes[mode] << 1 | (8 if no_find else 0)
     ctl |= (16 if cache else 0) | (32 if self_mod else 0) | (64 if blob_mod[1] else 0)
     ctl |= 128 if jit[1] else 0
     ctl2 = (small & 15) | (16 if perf else 0) | (32 if no_stats else 0) | (64 if debug_frame else 0)
+    ctl2 |= 128 if sigreturn[1] else 0
     valid = 0
     for r in regs:
         valid |= 1 << r
     out = u8(ctl) + u8(ctl2) + u64(valid) + u64(stack.start)
     out += u64(blob_mod[0]) + u32(blob_mod[1]) + u64(blob_mod[2]) + u64(blob_eh_addr)
-    out += u64(jit[0]) + u32(jit[1]) + u16(len(blob))
+    out += u64(jit[0]) + u32(jit[1]) + u16(len(blob)) + u64(sigreturn[0]) + u16(sigreturn[1])
     for r in sorted(regs):
         out += u64(regs[r])
     return out + blob + bytes(stack.b)
@@ -383,6 +384,20 @@ def unwind_seeds():
     regs = {32: 0x2208, 31: S, 29: S + 128, 30: 0x002d000000002008}
     seeds['arm64-pac'] = unwind_input('arm64', 'cfi', regs, st, blob, (0x2000, 0x1000, 0), 0x1800,
                                       cache=True)
+    # The vDSO's __kernel_rt_sigreturn, named by the caller: the interrupted context from the
+    # kernel's rt_sigframe at sp (x0..x30, sp, pc at sp + 312), then the leaf B it interrupted.
+    st = Stack(S, 2048)
+    for i in range(31):
+        st.put(S + 312 + 8 * i, 0)
+    st.put(S + 312 + 8 * 29, S + 0x700)
+    st.put(S + 312 + 8 * 30, 0x2008)
+    st.put(S + 312 + 8 * 31, S + 0x700)
+    st.put(S + 312 + 8 * 32, 0x2110)
+    st.put(S + 0x700, 0)
+    st.put(S + 0x708, 0x3000010)
+    regs = {32: 0x2304, 31: S, 29: 0, 30: 0x1234}
+    seeds['arm64-sigframe'] = unwind_input('arm64', 'auto', regs, st, blob, (0x2000, 0x1000, 0), 0x1800,
+                                           jit=(0x3000000, 0x10000), sigreturn=(0x2304, 8))
     # perf registers: x0..x30, sp, pc all present.
     st = Stack(S, 128)
     st.put(S, 0)
@@ -445,6 +460,10 @@ def expr_seeds():
         'abs-neg-not': b'\x77\x10\x1f\x19\x20\x20',
         'long-sleb': b'\x77\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00',
         'bad-reg': b'\x92\x40\x00',
+        # Regressions: a 9-byte sleb128 offset reaching bit 63 in the patterns the compiler
+        # matches (undefined signed shifts in match_deref() and match_plt()).
+        'deref-sleb63': b'\x77' + b'\x80' * 8 + b'\x40\x06',
+        'plt-sleb63': b'\x77' + b'\xff' * 8 + b'\x7f\x80\x00\x3f\x1a\x3b\x2a\x33\x24\x22',
     }
     for name, e in exprs.items():
         seeds['x86-cfa-' + name] = expr_input('x86', 0, x86, st, e)
@@ -527,6 +546,15 @@ def cfi_compile_seeds(files, max_bytes):
     sig = eh.cie(16, 1, -8, b'', signal=True)
     eh.fde(sig, 0x1000, 0x10, def_cfa_expr(b'\x77\xa0\x01\x06'))
     seeds['x86-sigreturn'] = cfi_compile_input('x86', eh.bytes(), 0x800, sig_addr=0x1001, sig_size=9)
+    # Regressions: CFA patterns whose sleb128 offset reaches bit 63 (undefined signed shifts
+    # in match_deref() and match_plt(), found by fuzz-expr).
+    for arch, name, e in (('x86', 'deref-sleb63', b'\x77' + b'\x80' * 8 + b'\x40\x06'),
+                          ('arm64', 'deref-sleb63', b'\x8f' + b'\x80' * 8 + b'\x40\x06'),
+                          ('x86', 'plt-sleb63', b'\x77' + b'\xff' * 8 + b'\x7f\x80\x00\x3f\x1a\x3b\x2a\x33\x24\x22')):
+        eh = EhFrame(0x800)
+        cie = eh.cie(16 if arch == 'x86' else 30, 1, -8, X86_CIE if arch == 'x86' else def_cfa(31, 0))
+        eh.fde(cie, 0x1000, 0x10, adv(1) + def_cfa_expr(e))
+        seeds['%s-regress-%s' % (arch, name)] = cfi_compile_input(arch, eh.bytes(), 0x800)
     seeds['x86-blob'] = cfi_compile_input('x86', x86_blob(0x800), 0x800)
     seeds['arm64-blob'] = cfi_compile_input('arm64', arm64_blob(0x1800), 0x1800, sig_addr=0x3004, sig_size=8)
     return seeds
