@@ -50,40 +50,12 @@ static bool cur_fixed(struct expr_cur *c, unsigned n, uint64_t *ret)
 
 static bool cur_uleb(struct expr_cur *c, uint64_t *ret)
 {
-	uint64_t v = 0;
-	unsigned shift = 0;
-	uint8_t b;
-
-	do {
-		if (!cur_u8(c, &b))
-			return false;
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		else if (b & 0x7f)
-			return false;
-		shift += 7;
-	} while (b & 0x80);
-	*ret = v;
-	return true;
+	return cfi_uleb128(c->p, c->len, &c->pos, ret);
 }
 
 static bool cur_sleb(struct expr_cur *c, int64_t *ret)
 {
-	uint64_t v = 0;
-	unsigned shift = 0;
-	uint8_t b;
-
-	do {
-		if (!cur_u8(c, &b))
-			return false;
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-	} while (b & 0x80);
-	if (shift < 64 && (b & 0x40))
-		v |= ~UINT64_C(0) << shift;
-	*ret = (int64_t)v;
-	return true;
+	return cfi_sleb128(c->p, c->len, &c->pos, ret);
 }
 
 static uint64_t sext(uint64_t v, unsigned bytes)

@@ -105,40 +105,12 @@ static bool rd_fixed(struct cur *c, unsigned n, uint64_t *ret)
 
 static bool rd_uleb(struct cur *c, uint64_t *ret)
 {
-	uint64_t v = 0;
-	unsigned shift = 0;
-	uint8_t b;
-
-	do {
-		if (!rd_u8(c, &b))
-			return false;
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		else if (b & 0x7f)
-			return false; /* does not fit 64 bits */
-		shift += 7;
-	} while (b & 0x80);
-	*ret = v;
-	return true;
+	return cfi_uleb128(c->s->data, c->end, &c->pos, ret);
 }
 
 static bool rd_sleb(struct cur *c, int64_t *ret)
 {
-	uint64_t v = 0;
-	unsigned shift = 0;
-	uint8_t b;
-
-	do {
-		if (!rd_u8(c, &b))
-			return false;
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-	} while (b & 0x80);
-	if (shift < 64 && (b & 0x40))
-		v |= ~UINT64_C(0) << shift;
-	*ret = (int64_t)v;
-	return true;
+	return cfi_sleb128(c->s->data, c->end, &c->pos, ret);
 }
 
 /* A uleb128-length block; *ret points into the section. */

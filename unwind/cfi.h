@@ -323,4 +323,49 @@ enum {
 #define CFI_EXPR_MAX_OPS 64
 #define CFI_EXPR_MAX_BYTES 512
 
+/*
+ * LEB128 (DWARF 5 section 7.6) from bytes p[*pos .. len), advancing *pos. The parser and the
+ * expression machine both read it. False when the bytes end first, or (unsigned) when the
+ * value does not fit 64 bits; a signed value keeps its low 64 bits, as libdw does.
+ */
+static inline bool cfi_uleb128(const uint8_t *p, size_t len, size_t *pos, uint64_t *ret)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+	uint8_t b;
+
+	do {
+		if (*pos >= len)
+			return false;
+		b = p[(*pos)++];
+		if (shift < 64)
+			v |= (uint64_t)(b & 0x7f) << shift;
+		else if (b & 0x7f)
+			return false;
+		shift += 7;
+	} while (b & 0x80);
+	*ret = v;
+	return true;
+}
+
+static inline bool cfi_sleb128(const uint8_t *p, size_t len, size_t *pos, int64_t *ret)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+	uint8_t b;
+
+	do {
+		if (*pos >= len)
+			return false;
+		b = p[(*pos)++];
+		if (shift < 64)
+			v |= (uint64_t)(b & 0x7f) << shift;
+		shift += 7;
+	} while (b & 0x80);
+	if (shift < 64 && (b & 0x40))
+		v |= ~UINT64_C(0) << shift;
+	*ret = (int64_t)v;
+	return true;
+}
+
 #endif
