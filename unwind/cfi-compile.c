@@ -246,29 +246,17 @@ static bool match_plt(const uint8_t *p, size_t len, int64_t *ret_off, uint8_t *r
 {
 	static const uint8_t tail[] = {0x80, 0x00, DW_OP_lit0 + 15, DW_OP_and};
 	size_t i = 1;
-	uint64_t v = 0; /* unsigned: shifting into or past bit 63 of an int64_t is undefined */
-	unsigned shift = 0;
+	int64_t off;
 
-	if (len < 2 || p[0] != DW_OP_breg0 + 7)
+	if (len < 2 || p[0] != DW_OP_breg0 + 7 || !cfi_sleb128(p, len, &i, &off))
 		return false;
-	/* The sleb128 offset. */
-	for (;;) {
-		if (i >= len || shift >= 63)
-			return false;
-		v |= (uint64_t)(p[i] & 0x7f) << shift;
-		shift += 7;
-		if (!(p[i++] & 0x80))
-			break;
-	}
-	if (shift < 64 && (p[i - 1] & 0x40))
-		v |= ~UINT64_C(0) << shift;
 	if (len - i != sizeof(tail) + 5 || memcmp(p + i, tail, sizeof(tail)) != 0)
 		return false;
 	i += sizeof(tail);
 	if (p[i] < DW_OP_lit0 || p[i] > DW_OP_lit0 + 15 || p[i + 1] != DW_OP_ge ||
 	    p[i + 2] != DW_OP_lit0 + 3 || p[i + 3] != DW_OP_shl || p[i + 4] != DW_OP_plus)
 		return false;
-	*ret_off = (int64_t)v;
+	*ret_off = off;
 	*ret_k = (uint8_t)(p[i] - DW_OP_lit0);
 	return true;
 }
@@ -278,41 +266,18 @@ static bool match_deref(const uint8_t *p, size_t len, uint64_t *ret_reg, int64_t
 {
 	size_t i = 1;
 	uint64_t reg;
-	uint64_t v = 0; /* unsigned, as in match_plt() */
-	unsigned shift = 0;
+	int64_t off;
 
 	if (len < 3)
 		return false;
-	if (p[0] >= DW_OP_breg0 && p[0] <= DW_OP_breg31) {
+	if (p[0] >= DW_OP_breg0 && p[0] <= DW_OP_breg31)
 		reg = p[0] - DW_OP_breg0;
-	} else if (p[0] == DW_OP_bregx) {
-		reg = 0;
-		for (;;) {
-			if (i >= len || shift >= 63)
-				return false;
-			reg |= (uint64_t)(p[i] & 0x7f) << shift;
-			shift += 7;
-			if (!(p[i++] & 0x80))
-				break;
-		}
-		shift = 0;
-	} else {
+	else if (p[0] != DW_OP_bregx || !cfi_uleb128(p, len, &i, &reg))
 		return false;
-	}
-	for (;;) {
-		if (i >= len || shift >= 63)
-			return false;
-		v |= (uint64_t)(p[i] & 0x7f) << shift;
-		shift += 7;
-		if (!(p[i++] & 0x80))
-			break;
-	}
-	if (p[i - 1] & 0x40)
-		v |= ~UINT64_C(0) << shift;
-	if (i + 1 != len || p[i] != DW_OP_deref)
+	if (!cfi_sleb128(p, len, &i, &off) || i + 1 != len || p[i] != DW_OP_deref)
 		return false;
 	*ret_reg = reg;
-	*ret_off = (int64_t)v;
+	*ret_off = off;
 	return true;
 }
 
