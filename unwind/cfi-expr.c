@@ -26,14 +26,6 @@ struct expr_cur {
 	size_t pos;
 };
 
-static bool cur_u8(struct expr_cur *c, uint8_t *ret)
-{
-	if (c->pos >= c->len)
-		return false;
-	*ret = c->p[c->pos++];
-	return true;
-}
-
 /* Little-endian fixed-size operand of n bytes (1, 2, 4, 8). */
 static bool cur_fixed(struct expr_cur *c, unsigned n, uint64_t *ret)
 {
