@@ -22,15 +22,19 @@
  * A shared, noisy machine: the process pins itself to one CPU (the last one it may run on,
  * or --cpu), prints the load average before and after, and times with the thread's CPU
  * clock (CLOCK_THREAD_CPUTIME_ID), so that time slices other tasks take on that CPU do not
- * count (the share it got is printed); what they still cost — evicted caches — is what
- * rounds are for. It measures in --rounds rounds (default 5): a round times each unwinder,
- * warm then cold, over each file, in whole passes over the file's snapshots (no clock read
- * per sample) until the round's share of --min-ms (default 300 per cell, split over the
- * rounds and files) has been spent, or exactly --passes passes. Rounds interleave the unwinders, so a burst of
- * load hits all three alike; each cell reports the median and the best of its rounds, and the
- * ratios use the medians. --passes with --only puw --rounds 1 is the setup for instruction
- * counts: valgrind --tool=callgrind --toggle-collect=timed_passes, divided by the timed frames
- * printed at the end.
+ * count (the share it got is printed); what they still cost, evicted caches, is what rounds
+ * are for. It measures in --rounds rounds (default 5): a round times each unwinder, warm then
+ * cold, over each file, in whole passes over the file's snapshots (no clock read per sample)
+ * until the round's share of --min-ms (default 300 per cell, split over the rounds and
+ * files) has been spent, or exactly --passes passes. Rounds interleave the unwinders, so a
+ * burst of load hits all three alike; each cell reports the median and the best of its
+ * rounds, and the ratios use the medians.
+ *
+ * Instructions per frame, repeatable under any load: `valgrind --tool=callgrind
+ * --toggle-collect=timed_passes bench-unwind --only puw --temp warm --rounds 1 --passes N`
+ * for two values of N; the difference of the instruction counts divided by the difference of
+ * the timed frames printed at the end. Before the timing, a digest of puw's results (chains and
+ * counters, with and without a cache) is printed: an optimisation must leave it unchanged.
  *
  * Targets (docs: performance anchors): puw <= 20 ns/frame warm and <= 100 ns/frame cold;
  * >= 15x faster than libdw and >= 25x faster than libunwind. Figures, not pass/fail: the exit
@@ -271,10 +275,9 @@ static unsigned run_puw(struct bench_state *st, struct sample *s)
 
 /*
  * A digest of every chain puw returns (PCs, count and stop reason) and of its counters
- * (struct puw_stats), with no cache, with one
- * cache kept across the samples and with the cache cleared before each: the three must be
- * equal, and an optimisation must not change them (compare with the figure of a build
- * before it).
+ * (struct puw_stats), with no cache, with one cache kept across the samples and with the
+ * cache cleared before each: the three must be equal, and an optimisation must not change
+ * them (compare with the figure of a build before it).
  */
 static void print_puw_digest(void)
 {
@@ -308,7 +311,7 @@ static void print_puw_digest(void)
 			if (pass == 2)
 				puw_cache_clear(cache);
 			n = puw_unwind(&req, pcs, MAX_FRAMES, &stop);
-			/* FNV-1a over 64-bit words: order-sensitive, good enough to spot a change. */
+			/* FNV-1a over 64-bit words: order-sensitive, enough to spot a change. */
 			h = (h ^ (uint64_t)n) * UINT64_C(0x100000001b3);
 			h = (h ^ (uint64_t)stop) * UINT64_C(0x100000001b3);
 			for (int j = 0; j < n; j++)
@@ -436,7 +439,8 @@ static void bench_cell(unsigned round, int u, int temp)
 	for (unsigned i = 0; i < n_samples; i++)
 		run_one(u, &st, &samples[i]);
 	for (unsigned f = 0; f < n_files; f++) {
-		struct cell *c = cell_at(round, f, u, temp), *all = cell_at(round, n_files, u, temp);
+		struct cell *c = cell_at(round, f, u, temp);
+		struct cell *all = cell_at(round, n_files, u, temp);
 
 		if (file_begin[f] == file_begin[f + 1])
 			continue;
@@ -548,10 +552,12 @@ static void print_result(const char *name, unsigned file, const char *mode_name)
 		char w[32] = "-", c[32] = "-";
 
 		if (s[REPLAY_PUW][WARM].median)
-			snprintf(w, sizeof(w), "%.2fx %s", s[REPLAY_PUW][WARM].median / TARGET_WARM_NS,
+			snprintf(w, sizeof(w), "%.2fx %s",
+				 s[REPLAY_PUW][WARM].median / TARGET_WARM_NS,
 				 verdict(s[REPLAY_PUW][WARM].median <= TARGET_WARM_NS));
 		if (s[REPLAY_PUW][COLD].median)
-			snprintf(c, sizeof(c), "%.2fx %s", s[REPLAY_PUW][COLD].median / TARGET_COLD_NS,
+			snprintf(c, sizeof(c), "%.2fx %s",
+				 s[REPLAY_PUW][COLD].median / TARGET_COLD_NS,
 				 verdict(s[REPLAY_PUW][COLD].median <= TARGET_COLD_NS));
 		printf("    %-26s %17s %17s   of the target: <= %.0f ns warm, <= %.0f ns cold\n",
 		       "puw / target", w, c, TARGET_WARM_NS, TARGET_COLD_NS);
@@ -733,8 +739,8 @@ int main(int argc, char **argv)
 					wall_ns += cell_at(k, n_files, u, t)->wall_ns;
 				}
 		if (wall_ns)
-			printf("CPU share while timed: %.0f %% (the rest went to other tasks on the "
-			       "CPU; ns/frame counts only this thread's CPU time)\n",
+			printf("CPU share while timed: %.0f %% (the rest went to other tasks; "
+			       "ns/frame counts only this thread's CPU time)\n",
 			       100.0 * (double)cpu_ns / (double)wall_ns);
 	}
 	print_loadavg("at end");

@@ -6,14 +6,18 @@
 # CAP_PERFMON or kernel.perf_event_paranoid <= 1).
 #
 # Environment: BENCH_UNWIND, CAPTURE_SNAPSHOTS, FP_WORKLOAD (set by `make bench-unwind`),
-# BENCH_MIN_MS (time per cell, default 500), BENCH_MODE (auto, cfi or fp; default auto),
-# BENCH_CPU (the CPU to pin to; default the last online one), BENCH_KEEP=DIR (keep the
-# captured snapshots). Figures only: run it on a quiet machine; the load average is printed.
+# BENCH_MIN_MS (CPU time per cell, split over the rounds; default 1000), BENCH_ROUNDS (default
+# 7: each cell reports the median and the best round), BENCH_MODE (auto, cfi or fp; default
+# auto), BENCH_CPU (the CPU to pin to; default the last one the process may use),
+# BENCH_KEEP=DIR (keep the captured snapshots). Figures only: bench-unwind times with the
+# thread's CPU clock and prints the load average and the share of the CPU it got, so that a
+# run on a busy machine can be judged; a quiet machine is still better.
 set -u
 : "${BENCH_UNWIND:=bench/bench-unwind}"
 : "${CAPTURE_SNAPSHOTS:=tests/tools/capture-snapshots}"
 : "${FP_WORKLOAD:=tests/e2e/workload-shares}"
-: "${BENCH_MIN_MS:=500}"
+: "${BENCH_MIN_MS:=1000}"
+: "${BENCH_ROUNDS:=7}"
 : "${BENCH_MODE:=auto}"
 
 die() {
@@ -62,10 +66,7 @@ while True:
 	fi
 fi
 
-cpu=${BENCH_CPU:-$(($(getconf _NPROCESSORS_ONLN) - 1))}
 echo "host: $(uname -srm), $(getconf _NPROCESSORS_ONLN) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (pinned to CPU $cpu)"
-pin=""
-command -v taskset >/dev/null 2>&1 && pin="taskset -c $cpu"
-# shellcheck disable=SC2086
-$pin "$BENCH_UNWIND" --mode "$BENCH_MODE" --min-ms "$BENCH_MIN_MS" "$@"
+# bench-unwind pins itself (the last CPU it may use unless --cpu) and prints the load average.
+"$BENCH_UNWIND" ${BENCH_CPU:+--cpu "$BENCH_CPU"} --mode "$BENCH_MODE" --min-ms "$BENCH_MIN_MS" \
+	--rounds "$BENCH_ROUNDS" "$@"

@@ -49,7 +49,7 @@ int puw_cfi_cfa_slow(const struct puw_walk *w, const struct puw_frame *f,
 		const uint8_t *p;
 		size_t len;
 
-		if (!cfi_expr_get(f->mod->cfi, rule->cfa_off, &p, &len))
+		if (!cfi_expr_get(f->mod->ans.cfi, rule->cfa_off, &p, &len))
 			return PUW_STOP_BAD_CFA;
 		return puw_expr_eval(w, f, p, len, false, 0, ret);
 	}
@@ -99,7 +99,7 @@ int puw_cfi_regs_recover(const struct puw_walk *w, const struct puw_frame *f,
 			break;
 		case PUW_CFI_EXPR:
 		case PUW_CFI_VAL_EXPR:
-			if (!cfi_expr_get(f->mod->cfi, v, &p, &len))
+			if (!cfi_expr_get(f->mod->ans.cfi, v, &p, &len))
 				return PUW_STOP_BAD_CFA;
 			r = puw_expr_eval(w, f, p, len, true, cfa, &addr);
 			if (r)
@@ -136,7 +136,12 @@ int puw_cfi_regs_recover(const struct puw_walk *w, const struct puw_frame *f,
 
 struct puw_cache *puw_cache_new(void)
 {
-	return calloc(1, sizeof(struct puw_cache));
+	/* Slots are cache lines: aligned to them. */
+	struct puw_cache *cache = aligned_alloc(_Alignof(struct puw_cache), sizeof(*cache));
+
+	if (cache)
+		memset(cache, 0, sizeof(*cache));
+	return cache;
 }
 
 void puw_cache_free(struct puw_cache *cache)
@@ -157,27 +162,27 @@ void puw_cache_clear(struct puw_cache *cache)
 	cache->n_dirty = 0;
 }
 
-const struct cfi_rule *cfi_cache_fill(struct puw_cache *cache, const struct puw_cfi *cfi,
-				      uint32_t off, uint64_t key, uint32_t slot)
+const struct cfi_cache_slot *cfi_cache_fill(struct puw_cache *cache, const struct puw_cfi *cfi,
+					    uint32_t off, uint64_t key, uint32_t slot)
 {
 	uint32_t idx = cfi_row_rule(cfi, cfi_find_row_at(cfi, off)), d = cache->n_dirty;
-	const struct cfi_rule *rule = idx ? cfi_rule_at(cfi, idx) : NULL;
+	struct cfi_cache_slot *s = &cache->slot[slot];
 
-	cache->slot[slot].key = key;
-	cache->slot[slot].rule = rule;
+	s->key = key;
+	cfi_cache_slot_set(s, idx ? cfi_rule_at(cfi, idx) : NULL);
 	/* Listed for puw_cache_clear() until the list is full; then it counts one past it. */
 	if (d < CFI_CACHE_DIRTY_MAX)
 		cache->dirty[d] = (uint16_t)slot;
 	if (d <= CFI_CACHE_DIRTY_MAX)
 		cache->n_dirty = d + 1;
-	return rule;
+	return s;
 }
 
 /* ---- the walk's module and lookup paths (cfi-step.h) ---------------------------------- */
 
 void puw_frame_module_derive(struct puw_frame_module *m, const struct puw_cache *cache)
 {
-	const struct puw_cfi *cfi = m->cfi;
+	const struct puw_cfi *cfi = m->ans.cfi;
 	uint64_t o;
 
 	m->flo = m->flen = m->kbase = 0;
@@ -185,14 +190,14 @@ void puw_frame_module_derive(struct puw_frame_module *m, const struct puw_cache 
 		m->lo = m->span = m->key_hi = 0;
 		return;
 	}
-	m->lo = m->bias + cfi->base;
+	m->lo = m->ans.bias + cfi->base;
 	m->span = cfi->span;
 	m->key_hi = (uint64_t)cfi->id << 32;
 	/* Without a cache every lookup takes the slow path, which searches the table. */
 	if (!cache)
 		return;
 	/* Offsets, not ends: neither range may wrap past 2^64 here. */
-	o = m->lo - m->start;
+	o = m->lo - m->ans.start;
 	if (o < m->len && m->span <= m->len - o) {
 		/* The module contains the whole table: the usual case. */
 		m->flo = m->lo;
@@ -200,18 +205,19 @@ void puw_frame_module_derive(struct puw_frame_module *m, const struct puw_cache 
 		m->kbase = m->key_hi;
 		return;
 	}
-	o = m->start - m->lo;
+	o = m->ans.start - m->lo;
 	if (o < m->span && m->len <= m->span - o) {
 		/* The table covers the whole module. */
-		m->flo = m->start;
+		m->flo = m->ans.start;
 		m->flen = m->len;
 		m->kbase = m->key_hi + o;
 	}
 	/* Otherwise (an odd layout) flen stays 0: every lookup takes the slow path. */
 }
 
-const struct cfi_rule *cfi_walk_lookup_slow(const struct puw_frame_module *m,
-					    struct puw_cache *cache, uint64_t addr)
+const struct cfi_cache_slot *cfi_walk_lookup_slow(const struct puw_frame_module *m,
+						  struct puw_cache *cache, uint64_t addr,
+						  struct cfi_cache_slot *scratch)
 {
 	/*
 	 * A table's range never wraps (no FDE's does, cfi-parse.c: base + span <= 2^64), so
@@ -220,15 +226,18 @@ const struct cfi_rule *cfi_walk_lookup_slow(const struct puw_frame_module *m,
 	uint64_t off = addr - m->lo, key;
 	uint32_t h, idx;
 
-	if (!m->cfi || off >= m->span)
-		return NULL;
+	if (!m->ans.cfi || off >= m->span) {
+		cfi_cache_slot_set(scratch, NULL);
+		return scratch;
+	}
 	if (!cache) {
-		idx = cfi_row_rule(m->cfi, cfi_find_row_at(m->cfi, (uint32_t)off));
-		return idx ? cfi_rule_at(m->cfi, idx) : NULL;
+		idx = cfi_row_rule(m->ans.cfi, cfi_find_row_at(m->ans.cfi, (uint32_t)off));
+		cfi_cache_slot_set(scratch, idx ? cfi_rule_at(m->ans.cfi, idx) : NULL);
+		return scratch;
 	}
 	key = m->key_hi | off;
 	h = (uint32_t)((key * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - CFI_CACHE_BITS));
 	if (cache->slot[h].key == key)
-		return cache->slot[h].rule;
-	return cfi_cache_fill(cache, m->cfi, (uint32_t)off, key, h);
+		return &cache->slot[h];
+	return cfi_cache_fill(cache, m->ans.cfi, (uint32_t)off, key, h);
 }

@@ -193,11 +193,13 @@ cfi_step_general(const struct puw_walk *w, struct puw_frame *f, const struct cfi
 }
 
 /*
- * The rule for runtime address addr in module m (addr inside it), NULL when no CFI covers
- * it: m's ranges checked one by one, then the cache or the table.
+ * The slot for runtime address addr in module m (addr inside it): m's ranges checked one by
+ * one, then the cache's slot, or without a cache (or outside the table) scratch filled from
+ * the table. Its rule is NULL when no CFI covers addr.
  */
-const struct cfi_rule *cfi_walk_lookup_slow(const struct puw_frame_module *m,
-					    struct puw_cache *cache, uint64_t addr);
+const struct cfi_cache_slot *cfi_walk_lookup_slow(const struct puw_frame_module *m,
+						  struct puw_cache *cache, uint64_t addr,
+						  struct cfi_cache_slot *scratch);
 
 /*
  * Steps from f while compiled CFI covers each PC (puw_arch_ops.cfi_walk): the driver's loop
@@ -229,9 +231,11 @@ cfi_walk_inline(const struct puw_walk *w, struct puw_frame *f, uint64_t *pcs, un
 	bool stopped = true;
 	/* The frame's lookup address (pc - adj) relative to the fast range. */
 	uint64_t d;
+	/* The slot of lookups that do not go through the cache. */
+	struct cfi_cache_slot scratch;
 
 	/* Without a callback there is no module, hence no CFI: the driver decides. */
-	if (!puw_frame_module(w, f) || !f->mod->cfi)
+	if (!puw_frame_module(w, f) || !f->mod->ans.cfi)
 		return false;
 	flo = f->mod->flo;
 	flen = f->mod->flen;
@@ -257,47 +261,41 @@ cfi_walk_inline(const struct puw_walk *w, struct puw_frame *f, uint64_t *pcs, un
 	} while (0)
 
 	for (;;) {
-		const struct cfi_rule *rule;
+		const struct cfi_cache_slot *e;
 		uint64_t cfa, ra;
 
 		if (__builtin_expect(d < flen, 1)) {
 			uint64_t key = d + kbase;
 			/* Fibonacci hashing: spreads nearby addresses and tables over the slots. */
-			const struct cfi_cache_slot *slot =
-				&cache->slot[(key * UINT64_C(0x9e3779b97f4a7c15)) >>
-					     (64 - CFI_CACHE_BITS)];
+			uint32_t h = (uint32_t)((key * UINT64_C(0x9e3779b97f4a7c15)) >>
+						(64 - CFI_CACHE_BITS));
 
-			if (__builtin_expect(slot->key == key, 1))
-				rule = slot->rule;
-			else
-				rule = cfi_cache_fill(cache, f->mod->cfi, (uint32_t)key, key,
-						      (uint32_t)(slot - cache->slot));
+			e = &cache->slot[h];
+			if (__builtin_expect(e->key != key, 0))
+				e = cfi_cache_fill(cache, f->mod->ans.cfi, (uint32_t)key, key, h);
 		} else {
-			rule = cfi_walk_lookup_slow(f->mod, cache, pc - adj);
-		}
-		if (!rule) {
-			stopped = false;
-			break;
+			e = cfi_walk_lookup_slow(f->mod, cache, pc - adj, &scratch);
 		}
 
-		if (__builtin_expect(rule->flags & CFI_F_FAST, 1)) {
+		if (__builtin_expect(e->fast, 1)) {
 			/*
-			 * CFA = register + offset, every saved register (the RA too) at CFA + offset:
-			 * no rule kind to decode, and the RA comes from the stack. A slot's offset in
-			 * the stack copy is (cfa - stack_start) + value: one subtraction per frame,
-			 * one comparison per register.
+			 * CFA = register + offset, every saved register (the RA too) at CFA +
+			 * offset: no rule kind to decode, and the RA comes from the stack. A slot's
+			 * offset in the stack copy is (cfa - stack_start) + value: one subtraction
+			 * per frame, one comparison per register.
 			 */
 			const uint8_t *const stack = w->stack;
 			const uint64_t reads = w->stack_reads;
-			const uint32_t saved = rule->saved;
+			const uint32_t saved = e->saved;
 			const unsigned ra_i = k->n_kept - 1;
-			const unsigned cfa_reg = rule->cfa_reg;
+			const unsigned cfa_reg = e->cfa_reg;
 			uint32_t fail = 0;
 			uint64_t base, off, v;
 
 			/*
-			 * r[k->sp] is always sp, and known: the walk starts only with it (puw_unwind())
-			 * and every step sets both. Most CFAs are sp-based: no load, no check.
+			 * r[k->sp] is always sp, and known: the walk starts only with it
+			 * (puw_unwind()) and every step sets both. Most CFAs are sp-based: no
+			 * load, no check.
 			 */
 			if (__builtin_expect(cfa_reg == k->sp, 1)) {
 				cfa = sp;
@@ -307,7 +305,7 @@ cfi_walk_inline(const struct puw_walk *w, struct puw_frame *f, uint64_t *pcs, un
 				*ret_stop = PUW_STOP_BAD_CFA;
 				break;
 			}
-			cfa += (uint64_t)(int64_t)rule->cfa_off;
+			cfa += (uint64_t)(int64_t)e->cfa_off;
 			/* As in cfi_step_general(): the caller's frame lies above this one. */
 			if (cfa < sp || (cfa == sp && adj)) {
 				*ret_stop = PUW_STOP_BAD_CFA;
@@ -316,13 +314,14 @@ cfi_walk_inline(const struct puw_walk *w, struct puw_frame *f, uint64_t *pcs, un
 			base = cfa - w->stack_start;
 			/*
 			 * Unrolled over the architecture's kept registers, so that each register's
-			 * slot in r[] is a constant; the RA, always saved here, stays in a register.
+			 * slot in r[] is a constant; the RA, always saved here, stays in a
+			 * register.
 			 */
 #pragma GCC unroll 16
 			for (unsigned i = 0; i < ra_i; i++) {
 				if (!(saved & (1u << i)))
 					continue;
-				off = base + (uint64_t)(int64_t)cfi_reg_value(rule->reg[i]);
+				off = base + (uint64_t)(int64_t)e->off[i];
 				if (__builtin_expect(off < reads, 1)) {
 					memcpy(&v, stack + off, sizeof(v));
 					r[k->kept[i]] = le64toh(v);
@@ -330,7 +329,7 @@ cfi_walk_inline(const struct puw_walk *w, struct puw_frame *f, uint64_t *pcs, un
 					fail |= 1u << i;
 				}
 			}
-			off = base + (uint64_t)(int64_t)cfi_reg_value(rule->reg[ra_i]);
+			off = base + (uint64_t)(int64_t)e->off[ra_i];
 			if (__builtin_expect(off >= reads, 0)) {
 				*ret_stop = PUW_STOP_STACK_EXHAUSTED;
 				break;
@@ -358,9 +357,12 @@ cfi_walk_inline(const struct puw_walk *w, struct puw_frame *f, uint64_t *pcs, un
 			/* Not a signal frame (CFI_F_FAST): the caller's PC is a return address. */
 			adj = 1;
 			stepped = true;
+		} else if (!e->rule) {
+			stopped = false;
+			break;
 		} else {
 			CFI_WALK_SYNC();
-			if (k->step_general(w, f, rule, ret_stop) == PUW_STEP_STOP)
+			if (k->step_general(w, f, e->rule, ret_stop) == PUW_STEP_STOP)
 				break;
 			pc = f->pc;
 			sp = f->sp;
@@ -376,7 +378,7 @@ cfi_walk_inline(const struct puw_walk *w, struct puw_frame *f, uint64_t *pcs, un
 		 * range (the call instruction's last byte for a return address, else the PC).
 		 */
 		d = pc - adj - flo;
-		if (__builtin_expect(d >= flen, 0) && pc - adj - f->mod->start >= f->mod->len) {
+		if (__builtin_expect(d >= flen, 0) && pc - adj - f->mod->ans.start >= f->mod->len) {
 			f->pc = pc;
 			f->innermost = !adj;
 			f->mod_valid = false;

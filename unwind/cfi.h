@@ -207,10 +207,14 @@ static inline const struct cfi_rule *cfi_lookup(const struct puw_cfi *cfi, uint6
 
 /*
  * The lookup memo (struct puw_cache): a direct-mapped table from (table serial, address
- * offset from the table's base), one 64-bit key, to the rule the row holds — a pointer into
- * the table, so that a hit costs one load and one comparison. A slot whose rule is NULL
- * remembers that no CFI covers the address. Serials are never reused (until 2^32 tables
- * have been compiled), so the slots of a freed table are never hit again.
+ * offset from the table's base), one 64-bit key, to the rule the row holds. A slot whose
+ * rule is NULL remembers that no CFI covers the address. Serials are never reused (until
+ * 2^32 tables have been compiled), so the slots of a freed table are never hit again.
+ *
+ * A slot is one cache line: the key, a pointer to the rule, and for a CFI_F_FAST rule whose
+ * offsets fit 16 bits (nearly all) a copy of everything the walk's fast step reads of it.
+ * A hit then costs one memory access, not two dependent ones: with thousands of rules and
+ * slots the walk touches, both are mostly L2 hits, and their latency is most of a frame's.
  *
  * puw_cache_clear() must be cheap enough to run before every sample (a "cold" unwind): the
  * slots filled since the last clear are listed, and only those are emptied — a few dozen
@@ -221,9 +225,35 @@ static inline const struct cfi_rule *cfi_lookup(const struct puw_cfi *cfi, uint6
 #define CFI_CACHE_DIRTY_MAX 256
 
 struct cfi_cache_slot {
-	uint64_t key; /* 0: empty (table ids start at 1) */
-	const struct cfi_rule *rule;
-};
+	uint64_t key;		     /* 0: empty (table ids start at 1) */
+	const struct cfi_rule *rule; /* NULL: no CFI covers the address */
+	uint8_t fast;		     /* the rule is CFI_F_FAST and copied below */
+	uint8_t cfa_reg;
+	uint16_t saved;
+	int32_t cfa_off;
+	int16_t off[CFI_MAX_KEPT]; /* cfi_reg_value(reg[i]) for the kept registers in saved */
+} __attribute__((aligned(64)));
+
+/* Fills a slot's rule and copy (not its key). */
+static inline void cfi_cache_slot_set(struct cfi_cache_slot *s, const struct cfi_rule *rule)
+{
+	s->rule = rule;
+	s->fast = 0;
+	if (!rule || !(rule->flags & CFI_F_FAST))
+		return;
+	for (uint32_t todo = rule->saved; todo; todo &= todo - 1) {
+		unsigned i = (unsigned)__builtin_ctz(todo);
+		int32_t v = cfi_reg_value(rule->reg[i]);
+
+		if (v < INT16_MIN || v > INT16_MAX)
+			return;
+		s->off[i] = (int16_t)v;
+	}
+	s->cfa_reg = rule->cfa_reg;
+	s->saved = rule->saved;
+	s->cfa_off = rule->cfa_off;
+	s->fast = 1;
+}
 
 struct puw_cache {
 	struct cfi_cache_slot slot[1u << CFI_CACHE_BITS];
@@ -234,11 +264,10 @@ struct puw_cache {
 
 /*
  * A miss: searches the table for offset off (< span) and fills slot (the index key hashes
- * to). Returns the rule, NULL when no CFI covers the address. Out of line: rare once the
- * cache is warm (cfi-step.c).
+ * to), which it returns. Out of line: rare once the cache is warm (cfi-step.c).
  */
-const struct cfi_rule *cfi_cache_fill(struct puw_cache *cache, const struct puw_cfi *cfi,
-				      uint32_t off, uint64_t key, uint32_t slot);
+const struct cfi_cache_slot *cfi_cache_fill(struct puw_cache *cache, const struct puw_cfi *cfi,
+					    uint32_t off, uint64_t key, uint32_t slot);
 
 /* An expression stored in the table: its bytes and length, or false when out of bounds. */
 static inline bool cfi_expr_get(const struct puw_cfi *cfi, int64_t off, const uint8_t **ret,

@@ -36,9 +36,12 @@
  * returning to one costs a range check.
  */
 struct puw_frame_module {
-	uint64_t start, end, bias;
-	const struct puw_cfi *cfi;
-	uint64_t len; /* end - start; 0 for a nonsensical answer (end <= start) */
+	/*
+	 * The answer, written by find_module in place: copying it out right after the
+	 * callback's stores would stall on store forwarding (GCC copies it with wide loads).
+	 */
+	struct puw_module ans;
+	uint64_t len; /* ans.end - ans.start; 0 for a nonsensical answer (end <= start) */
 	/*
 	 * The CFI walk: the table offset of runtime address a is a - lo, inside the table when
 	 * below span; the cache key of an address is (table id << 32 | offset), key_hi the
@@ -245,7 +248,7 @@ static inline bool puw_frame_module(const struct puw_walk *w, struct puw_frame *
 	if (!w->req->find_module)
 		return false;
 	pc = f->innermost ? f->pc : f->pc - 1;
-	if (f->mod && pc - f->mod->start < f->mod->len) {
+	if (f->mod && pc - f->mod->ans.start < f->mod->len) {
 		f->mod_valid = true;
 		return true;
 	}

@@ -104,10 +104,12 @@ struct puw_stats {
  * reused across unwinds, one per thread that unwinds (it is written during puw_unwind()).
  * It only ever caches what a table says, and tables are told apart by a serial number, so
  * one cache serves every process and binary, and freeing tables never leaves it stale.
+ * With it, a frame whose row is remembered costs one cache line besides the stack: the
+ * daemon's sampling threads keep one each for as long as they run.
  */
 struct puw_cache;
 
-/* Returns an owned, empty cache (about 17 KiB), or NULL when out of memory. */
+/* Returns an owned, empty cache (about 65 KiB), or NULL when out of memory. */
 struct puw_cache *puw_cache_new(void);
 void puw_cache_free(struct puw_cache *cache); /* accepts NULL */
 /*

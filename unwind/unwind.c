@@ -115,30 +115,27 @@ int puw_regs_from_perf(enum puw_arch arch, uint64_t mask, const uint64_t *vals, 
 bool puw_frame_module_slow(const struct puw_walk *w, struct puw_frame *f, uint64_t pc)
 {
 	struct puw_frame_module *e;
-	struct puw_module m;
 
 	for (unsigned i = 0; i < f->n_mods; i++) {
 		e = &f->mods[i];
-		if (pc - e->start < e->len) {
+		if (pc - e->ans.start < e->len) {
 			f->mod = e;
 			f->mod_valid = true;
 			return true;
 		}
 	}
-	if (w->req->find_module(w->req->ctx, pc, &m) != 0) {
+	/* The oldest answer makes room. */
+	e = &f->mods[f->next_mod];
+	if (w->req->find_module(w->req->ctx, pc, &e->ans) != 0) {
+		/* Whatever the callback left there is no answer. */
+		e->len = 0;
 		f->mod = NULL;
 		return false;
 	}
-	/* The oldest answer makes room. */
-	e = &f->mods[f->next_mod];
 	f->next_mod = (f->next_mod + 1) & (PUW_MODULE_MEMO - 1);
 	if (f->n_mods < PUW_MODULE_MEMO)
 		f->n_mods++;
-	e->start = m.start;
-	e->end = m.end;
-	e->bias = m.bias;
-	e->cfi = m.cfi;
-	e->len = m.end > m.start ? m.end - m.start : 0;
+	e->len = e->ans.end > e->ans.start ? e->ans.end - e->ans.start : 0;
 	puw_frame_module_derive(e, w->req->cache);
 	f->mod = e;
 	f->mod_valid = true;
@@ -298,7 +295,8 @@ int puw_unwind(const struct puw_request *req, uint64_t *pcs, unsigned max, enum 
 		 */
 		memcpy(f.regs.r, regs->r, 17 * sizeof(regs->r[0]));
 		if (regs->valid >> 17)
-			memcpy(&f.regs.r[17], &regs->r[17], (PUW_REGS_MAX - 17) * sizeof(regs->r[0]));
+			memcpy(&f.regs.r[17], &regs->r[17],
+			       (PUW_REGS_MAX - 17) * sizeof(regs->r[0]));
 		f.regs.valid = regs->valid;
 	}
 	w.stack = req->stack;
@@ -324,8 +322,9 @@ int puw_unwind(const struct puw_request *req, uint64_t *pcs, unsigned max, enum 
 			if (w.arch->cfi_walk(&w, &f, pcs, &n, max, &stop, &st))
 				break;
 			/*
-			 * No CFI for this PC. PUW_MODE_AUTO takes the frame-pointer step, provided the
-			 * frame's frame pointer is known (a CFI step may have left it unrecoverable).
+			 * No CFI for this PC. PUW_MODE_AUTO takes the frame-pointer step, provided
+			 * the frame's frame pointer is known (a CFI step may have left it
+			 * unrecoverable).
 			 */
 			if (req->mode == PUW_MODE_CFI || !puw_regs_has(&f.regs, w.arch->dwarf_fp)) {
 				stop = PUW_STOP_NO_CFI;
