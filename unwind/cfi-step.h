@@ -103,10 +103,13 @@ cfi_step_general(const struct puw_walk *w, struct puw_frame *f, const struct cfi
 	/*
 	 * The caller's frame lies above this one. Only an exact frame (the sample's, or the one
 	 * a signal interrupted) may have CFA == sp: a leaf that pushed nothing (arm64; x86-64
-	 * always has the return address between). Exact frames cannot follow each other without
-	 * a signal frame in between, and that one moves up, so the walk terminates.
+	 * always has the return address between). A signal frame's row never may: the kernel's
+	 * sigframe sits at sp, the interrupted frame above it; and a signal frame's caller is
+	 * exact, so a row that kept sp would allow the same step again, for ever (a hand-built
+	 * 'S' FDE with CFA = sp + 0 and the PC in its RA slot). With that, exact frames cannot
+	 * follow each other without a signal frame in between, which moves up: the walk ends.
 	 */
-	if (cfa < f->sp || (cfa == f->sp && !f->innermost)) {
+	if (cfa < f->sp || (cfa == f->sp && (!f->innermost || (rule->flags & CFI_F_SIGNAL)))) {
 		*ret_stop = PUW_STOP_BAD_CFA;
 		return PUW_STEP_STOP;
 	}

@@ -1196,6 +1196,86 @@ out:
 	free(s);
 }
 
+/*
+ * A hand-built signal-frame FDE ('S') whose CFA is sp + 0 and whose return address slot,
+ * at the CFA, holds the interrupted PC itself: a step by that row would give the same PC
+ * at the same sp, exact again (a signal frame's caller is), for ever. A signal frame's
+ * CFA must lie above sp (the kernel's sigframe is there): bad-cfa on the first step. The
+ * same row without 'S' is fine for the innermost frame (a leaf) and ends at the next step.
+ */
+static void test_unwind_signal_cfa_at_sp(void)
+{
+	static const uint8_t prog[] = {OFF(30, 0)}; /* CFA = sp + 0 (CIE), x30 at CFA + 0 */
+	/* x86-64: CFA = rsp + 0, RA (16) at CFA + 0. */
+	static const uint8_t x86_cie[] = {0x0c, 7, 0};
+	static const uint8_t x86_prog[] = {OFF(16, 0)};
+	static const struct {
+		enum puw_arch arch;
+		unsigned sp, pc, ra;
+		int64_t align;
+		const uint8_t *cie_insns;
+		size_t n_cie_insns;
+	} archs[] = {
+		{PUW_ARCH_AARCH64, 31, 32, 30, -4, a64_cie_insns, sizeof(a64_cie_insns)},
+		{PUW_ARCH_X86_64, 7, 16, 16, -8, x86_cie, sizeof(x86_cie)},
+	};
+
+	for (size_t a = 0; a < ARRAY_SIZE(archs); a++) {
+		for (int signal = 1; signal >= 0; signal--) {
+			struct asm_buf eh = {.addr = EH_ADDR};
+			struct cie_desc cd = {
+				.aug = signal ? "zRS" : "zR",
+				.fde_enc = 0x1b,
+				.data_align = archs[a].align,
+				.ra = archs[a].ra,
+				.insns = archs[a].cie_insns,
+				.n_insns = archs[a].n_cie_insns,
+			};
+			size_t cie = cie_put(&eh, &cd);
+			bool x86 = archs[a].arch == PUW_ARCH_X86_64;
+			struct fde_desc fd = {
+				.cie = cie,
+				.enc = 0x1b,
+				.z = true,
+				.begin = 0x2000,
+				.len = 0x100,
+				.insns = x86 ? x86_prog : prog,
+				.n_insns = x86 ? sizeof(x86_prog) : sizeof(prog),
+			};
+			struct synth *s = calloc(1, sizeof(*s));
+			struct puw_regs regs = {0};
+			struct puw_cfi *cfi;
+			uint64_t pcs[64], sp = STK + 0x100;
+			enum puw_stop stop;
+			int n;
+
+			fde_put(&eh, &fd);
+			put_le(&eh, 0, 4);
+			cfi = compile(archs[a].arch, &eh, NULL, NULL);
+			if (!cfi || !s) {
+				puw_cfi_free(cfi);
+				free(s);
+				continue;
+			}
+			s->mods[0] = (struct puw_module){BIAS + 0x1000, BIAS + 0x6000, cfi, BIAS};
+			s->n_mods = 1;
+			sput(s, sp, BIAS + 0x2010);
+			rset(&regs, archs[a].pc, BIAS + 0x2010);
+			rset(&regs, archs[a].sp, sp);
+			if (!x86)
+				rset(&regs, archs[a].ra, BIAS + 0x2010);
+			for (int m = PUW_MODE_CFI; m >= PUW_MODE_AUTO; m--) {
+				n = synth_unwind(s, archs[a].arch, (enum puw_mode)m, &regs, pcs,
+						 ARRAY_SIZE(pcs), &stop, NULL, NULL);
+				CHECK_STREQ(puw_stop_name(stop), "bad-cfa");
+				CHECK_EQ_U64(n, signal ? 1 : 2);
+			}
+			puw_cfi_free(cfi);
+			free(s);
+		}
+	}
+}
+
 /* ---- malformed input ------------------------------------------------------------- */
 
 /* .eh_frame of an ELF file, copied; NULL if unavailable. */
@@ -1432,6 +1512,7 @@ int main(void)
 	test_unwind_x86();
 	test_unwind_x86_plt_signal();
 	test_unwind_aarch64();
+	test_unwind_signal_cfa_at_sp();
 	test_expressions();
 	test_malformed();
 	return check_finish("test-cfi");
