@@ -19,6 +19,34 @@
 # is "max" too). The cfi and auto runs check that the PAC variants' stacks hold signed return
 # addresses and the others' do not. ARM64_UNWIND_KEEP=DIR keeps the snapshots there.
 #
+# The second oracle, libdw: diff-unwind (tests/diff/) replays every snapshot with puw (cfi)
+# and elfutils' libdwfl, which unwinds arm64 on this x86-64 host (its aarch64 backend is
+# built in): the fixture and the sysroot's libc and loader reported at the snapshot's
+# mapping addresses, registers and stack from the snapshot. Gated at the same 99.9 % of
+# frames where libdw completes; every disagreement is listed, and so are the first samples
+# libdw does not complete. libdw 0.188 (Debian 12) does not complete two kinds of sample,
+# which are then not compared (its chain is cut at the impossible PC, stop bad-pc):
+#   - PAC-signed return addresses (the *-pac fixtures, once a frame with a signed RA is
+#     crossed): libdw returns them with the signature bits above bit 47 still set, a PC in
+#     no mapping; puw and libgcc strip them (DW_CFA_AARCH64_negate_ra_state);
+#   - qemu-user's signal trampoline ("[sigtramp]", below): no file, so no CFI for libdw; its
+#     frame-pointer fallback (elfutils backends/aarch64_unwind.c) cannot cross a signal
+#     frame and ends on a stack address.
+# libunwind is not an oracle here: Debian's libunwind-dev is built for the host only
+# (libunwind-x86_64; no libunwind for a remote aarch64 target in the archive —
+# `apt-cache search libunwind` lists LLVM's libunwind-NN, which has no remote API, and
+# android-libunwind, built for the host too), so diff-unwind reports it "n/a".
+#
+# qemu-user's trampoline: qemu before 8.1 returns from a guest signal handler through
+# "movz x8, #139; svc #0" written at the start of an anonymous page of its own, where Linux
+# uses __kernel_rt_sigreturn in the vDSO. The fixture names that page "[sigtramp]" after
+# checking the two instructions, and the replays (replay-arm64, tests/diff/replay.c) give it
+# CFI compiled from the trampoline alone (puw's sigreturn row: the kernel's rt_sigframe
+# layout, which qemu reproduces). That stays test code on purpose: the daemon never sees an
+# emulated guest's trampoline (perf samples qemu-user's own x86-64 registers and stack), and
+# on a real arm64 kernel the trampoline is the vDSO's, whose CFI the daemon loads from the
+# vDSO image like any binary's.
+#
 # Skips (fails under CI=true) without the cross compilers (the fixtures are then not built),
 # without qemu-aarch64 on a non-arm64 host, or without the arm64 sysroot.
 
@@ -26,12 +54,14 @@
 
 B=$top_builddir/tests/arm64
 REPLAY=$B/replay-arm64
+DIFF=$top_builddir/tests/diff/diff-unwind
 QEMU=${QEMU_AARCH64:-qemu-aarch64}
 SYSROOT=${ARM64_SYSROOT:-/usr/aarch64-linux-gnu}
 FP_LIMITS="stale-lr same-site signal sampled"
 MIN=99.9
 
 [ -x "$REPLAY" ] || fail "$REPLAY not built"
+[ -x "$DIFF" ] || fail "$DIFF not built"
 FIXTURES=""
 for f in fixture-fp fixture-nofp fixture-fp-pac fixture-nofp-pac fixture-eh-fp fixture-eh-nofp-pac; do
 	[ -x "$B/$f" ] || skip "arm64 fixture $B/$f not built: install gcc-aarch64-linux-gnu and g++-aarch64-linux-gnu (make check then builds them)"
@@ -152,6 +182,24 @@ done
 	done
 }
 
+all=""
+for f in $FIXTURES; do
+	all="$all $OUT/$f/*.snap"
+done
+echo "== libdw: every fixture [cfi], gated at $MIN % of the frames where libdw completes"
+# shellcheck disable=SC2086 # $all: several globs
+"$DIFF" --mode cfi --sysroot "$SYSROOT" --min-agreement "$MIN" --list-incomplete --max-list 4 \
+	$all >"$OUT/diff.out"
+drc=$?
+sed "s|$OUT/||g" "$OUT/diff.out"
+[ $drc = 99 ] && exit 99
+dw=$(sed -n 's/^ *puw vs libdw *\([0-9.]* % of [0-9]* frames\).*/\1/p' "$OUT/diff.out" | tail -1)
+dwc=$(sed -n '/^== all files/,$s/^ *complete (end|stack-end) *[0-9]* *[0-9]* *\([0-9]*\)$/\1/p' \
+	"$OUT/diff.out")
+SUMMARY="$SUMMARY
+libdw [cfi]: puw agrees on $dw; libdw completed ${dwc:-?} samples"
+
 echo "== summary$SUMMARY"
+[ $drc = 0 ] || fail "puw's arm64 chains agree with libdw's (where it completes) or libgcc's on fewer than $MIN % of the frames (diff-unwind's verdict above)"
 [ $failed = 0 ] || fail "puw's arm64 chains agree with libgcc's on fewer than $MIN % of the frames (mismatches above)"
 exit 0

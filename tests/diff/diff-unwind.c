@@ -6,7 +6,7 @@
  *
  *   diff-unwind [--mode fp|auto|cfi] [--min-agreement PCT] [--require-full PCT]
  *               [--min-oracle-agreement PCT] [--max-list N] [--report-only]
- *               [--write-disagreeing FILE] [--skip-unresolved] FILE...
+ *               [--write-disagreeing FILE] [--skip-unresolved] [--sysroot DIR] FILE...
  *
  * What is compared. An oracle's chain is a reference when the oracle completed: it reached
  * the outermost frame ("end") or needed a word past the end of the stack copy
@@ -24,6 +24,17 @@
  * covers (excluded: samples where an unwinder ran off the copy and none reached the end);
  * then every sample where puw disagrees, frame by frame with symbols and each unwinder's stop.
  *
+ * Architectures. Snapshots of either architecture puw supports replay on any host: arm64
+ * ones (tests/arm64/) with their files found through --sysroot, their "[vdso]" as the vdso.so
+ * next to the snapshot file (replay.h). libunwind here unwinds x86-64 only (its remote API is
+ * built for the host target), so for arm64 only libdw and the expected chains are oracles;
+ * the libunwind verdict is "n/a" when no snapshot is x86-64.
+ *
+ * An oracle's chain that reaches a PC outside every executable mapping ends there with stop
+ * "bad-pc" (the impossible PC kept as detail): it did not complete, and is not a reference.
+ * puw stops the same way where it finds no module. On arm64 this is libdw 0.188 on a
+ * PAC-signed return address, which it returns with the signature bits still set.
+ *
  * Exit status: 0; 1 when puw's agreement with an oracle (or the expected chains) is below
  * --min-agreement (99.9 by default) or below the other thresholds given; 2 on usage errors;
  * 77 when --skip-unresolved left nothing to replay; 99 when a file cannot be read (malformed
@@ -35,6 +46,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <libunwind.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,12 +102,13 @@ struct opts {
 	long max_list;	     /* < 0: all */
 	bool report_only;
 	bool skip_unresolved;	 /* skip snapshots naming a binary this host does not have */
+	bool list_incomplete;	 /* list the samples an oracle (that ran) did not complete too */
 	FILE *write_disagreeing; /* NULL: off */
 };
 
 static struct bin_stats *bins;
 static unsigned n_bins, cap_bins;
-static unsigned listed, disagreeing, cache_mismatches, unresolved;
+static unsigned listed, unlisted, disagreeing, cache_mismatches, unresolved, x86_samples;
 static struct puw_cache *puw_cache;
 
 static double pct(uint64_t a, uint64_t b)
@@ -228,6 +241,24 @@ static bool chain_full(const struct replay_target *t, const struct replay_chain 
 	return confirmed;
 }
 
+/*
+ * Cuts an oracle's chain at its first PC outside every executable mapping (a caller's PC is
+ * looked up at pc - 1): such a chain did not complete.
+ */
+static void oracle_cut_bad_pc(const struct replay_target *t, struct replay_chain *c)
+{
+	for (unsigned i = 0; i < c->n; i++) {
+		uint64_t pc = c->pcs[i];
+
+		if (replay_target_module(t, i > 0 ? pc - 1 : pc))
+			continue;
+		snprintf(c->detail, sizeof(c->detail), "PC 0x%" PRIx64 " in no mapping", pc);
+		c->n = i;
+		c->stop = REPLAY_STOP_BAD_PC;
+		return;
+	}
+}
+
 static void print_cell(const struct replay_target *t, const struct replay_chain *c, unsigned i,
 		       const struct replay_chain *puw, bool is_puw)
 {
@@ -285,6 +316,14 @@ static void list_disagreement(const char *file, unsigned idx, const struct repla
 	}
 }
 
+/* The oracle completed, or does not apply (libunwind on a snapshot that is not x86-64). */
+static bool oracle_done(const struct replay_chain ch[_REPLAY_UNWINDER_MAX], enum replay_unwinder u,
+			const struct snapshot *s)
+{
+	return replay_stop_complete(ch[u].stop) ||
+	       (u == REPLAY_LIBUNWIND && s->arch != PUW_ARCH_X86_64);
+}
+
 static int replay_one(struct replay_ctx *ctx, const struct opts *o, const char *file, unsigned idx,
 		      const struct snapshot *s, struct stats *st)
 {
@@ -338,6 +377,9 @@ static int replay_one(struct replay_ctx *ctx, const struct opts *o, const char *
 			 "no module could be reported to libdwfl: %s", strerror(-r));
 	}
 	r = 0;
+	oracle_cut_bad_pc(&t, &ch[REPLAY_LIBUNWIND]);
+	oracle_cut_bad_pc(&t, &ch[REPLAY_LIBDW]);
+	x86_samples += s->arch == PUW_ARCH_X86_64;
 
 	st->samples++;
 	for (int u = 0; u < _REPLAY_UNWINDER_MAX; u++) {
@@ -372,9 +414,14 @@ static int replay_one(struct replay_ctx *ctx, const struct opts *o, const char *
 		disagreeing++;
 		if (o->write_disagreeing && snapshot_write(o->write_disagreeing, s) < 0)
 			r = -EIO;
+	}
+	if (bad || (o->list_incomplete && (!oracle_done(ch, REPLAY_LIBDW, s) ||
+					   !oracle_done(ch, REPLAY_LIBUNWIND, s)))) {
 		if (o->max_list < 0 || listed < (unsigned long)o->max_list) {
 			listed++;
 			list_disagreement(file, idx, &t, ch, have_exp ? &exp : NULL);
+		} else {
+			unlisted++;
 		}
 	}
 out:
@@ -474,12 +521,27 @@ static void usage(FILE *f)
 		"outermost\n"
 		"                              frame (of those the stack copy covers)\n"
 		"  --min-oracle-agreement PCT  fail when libunwind and libdw agree less than this\n"
-		"  --max-list N                list at most N disagreeing samples (default: all)\n"
+		"  --max-list N                list at most N samples (default: all)\n"
 		"  --report-only               report, never fail on a threshold\n"
 		"  --write-disagreeing FILE    write the snapshots where puw disagrees to FILE\n"
 		"  --skip-unresolved           skip snapshots that name a binary missing here or "
 		"with\n"
-		"                              another build-id (a corpus from other hosts)\n");
+		"                              another build-id (a corpus from other hosts)\n"
+		"  --sysroot DIR               look for the snapshots' files under DIR too (arm64)\n"
+		"  --list-incomplete           list the samples an oracle did not complete too\n");
+}
+
+/* The directory of a snapshot file: where an arm64 fixture left its vdso.so. */
+static int set_snapshot_dir(struct replay_ctx *ctx, const char *file)
+{
+	const char *slash = strrchr(file, '/');
+	char dir[PATH_MAX];
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == file ? 1 : (int)(slash - file), file);
+	return replay_ctx_set_snapshot_dir(ctx, dir);
 }
 
 static int parse_pct(const char *s, double *ret)
@@ -504,6 +566,8 @@ int main(int argc, char **argv)
 		{"report-only", no_argument, NULL, 'r'},
 		{"write-disagreeing", required_argument, NULL, 'w'},
 		{"skip-unresolved", no_argument, NULL, 's'},
+		{"sysroot", required_argument, NULL, 'R'},
+		{"list-incomplete", no_argument, NULL, 'i'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -520,6 +584,7 @@ int main(int argc, char **argv)
 	struct stats *files;
 	struct replay_ctx_stats cs;
 	bool failed = false, want_cfi = true;
+	const char *sysroot = NULL;
 	int c, r, rc = 0;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -565,6 +630,12 @@ int main(int argc, char **argv)
 		case 's':
 			o.skip_unresolved = true;
 			break;
+		case 'R':
+			sysroot = optarg;
+			break;
+		case 'i':
+			o.list_incomplete = true;
+			break;
 		case 'w':
 			o.write_disagreeing = fopen(optarg, "we");
 			if (!o.write_disagreeing) {
@@ -588,6 +659,8 @@ int main(int argc, char **argv)
 
 	puw_cache = puw_cache_new();
 	r = puw_cache ? replay_ctx_new(want_cfi, &ctx) : -ENOMEM;
+	if (r == 0 && sysroot)
+		r = replay_ctx_set_sysroot(ctx, sysroot);
 	if (r < 0) {
 		fprintf(stderr, "diff-unwind: %s\n", strerror(-r));
 		return 99;
@@ -607,6 +680,12 @@ int main(int argc, char **argv)
 		unsigned idx = 0;
 
 		st->name = argv[i];
+		if (set_snapshot_dir(ctx, argv[i]) < 0) {
+			if (f)
+				fclose(f);
+			fprintf(stderr, "diff-unwind: out of memory\n");
+			return 99;
+		}
 		if (!f) {
 			fprintf(stderr, "diff-unwind: open %s: %s\n", argv[i], strerror(errno));
 			rc = 99;
@@ -641,9 +720,8 @@ int main(int argc, char **argv)
 	if (unresolved)
 		printf("\n(%u snapshots skipped: they name binaries this host does not have)\n",
 		       unresolved);
-	if (disagreeing > listed)
-		printf("\n(%u more disagreeing samples not listed: --max-list)\n",
-		       disagreeing - listed);
+	if (unlisted)
+		printf("\n(%u more samples not listed: --max-list)\n", unlisted);
 
 	replay_ctx_get_stats(ctx, &cs);
 	printf("\n== binaries: %u loaded, %u missing, %u build-id mismatches, %u without CFI, %u "
@@ -706,6 +784,11 @@ int main(int argc, char **argv)
 
 		if (min < 0 || (c2 == CMP_PUW_EXP && !t->samples))
 			continue;
+		if (c2 == CMP_PUW_UNW && !x86_samples) {
+			printf("    %-24s n/a: libunwind unwinds x86-64 here, no snapshot is\n",
+			       cmp_names[c2]);
+			continue;
+		}
 		ok = t->compared && pct(t->agreed, t->compared) >= min;
 		printf("    %-24s %8.3f %% of %" PRIu64 " frames (>= %.3f %%): %s\n", cmp_names[c2],
 		       pct(t->agreed, t->compared), t->compared, min,

@@ -11,7 +11,15 @@
  * libdwfl: modules reported with dwfl_report_elf() at the snapshot's load bias, thread state
  * from Dwfl_Thread_Callbacks over the snapshot (one thread, the sampled one), frames from
  * dwfl_getthread_frames(). libdwfl finds .debug_frame in separate debug files through the
- * standard debuginfo search (never debuginfod: DEBUGINFOD_URLS is cleared).
+ * standard debuginfo search (never debuginfod: DEBUGINFOD_URLS is cleared). It unwinds arm64
+ * snapshots on an x86-64 host as well: the machine comes from each reported ELF file
+ * (its aarch64 backend is built into libdw), the registers are the DWARF ones.
+ *
+ * arm64 snapshots from the fixtures (tests/arm64/capture.h) name their files as the target
+ * saw them: under qemu-user -L SYSROOT host paths already, from an arm64 machine target paths
+ * that replay_ctx_set_sysroot() maps into the sysroot; their "[vdso]" is the vdso.so the
+ * fixture dumped next to its snapshots (replay_ctx_set_snapshot_dir()), not this host's; and
+ * "[sigtramp]" is qemu-user's signal trampoline (see SIGTRAMP_PATH below).
  */
 #include "config.h"
 
@@ -38,6 +46,24 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip
 #define dwarf_search_unwind_table UNW_OBJ(dwarf_search_unwind_table)
 
 #define REPLAY_MAX_BINARIES 4096
+
+/*
+ * qemu-user before 8.1 returns from a guest signal handler through "movz x8, #139; svc #0"
+ * (rt_sigreturn) written at the start of an anonymous page of its own; Linux has
+ * __kernel_rt_sigreturn in the [vdso] instead, whose CFI puw reads from the vDSO image. The
+ * fixture names that page "[sigtramp]" after checking the two instructions (capture.c). It
+ * has no file, so its CFI is compiled from the trampoline alone (puw_cfi_sections.sigreturn_*:
+ * the kernel's rt_sigframe layout, which qemu reproduces), and the module starts 4 bytes
+ * early, where the vDSO has a nop before __kernel_rt_sigreturn: puw looks a return address
+ * up at ra - 1, which for qemu's trampoline is the page before. This stays in the replay:
+ * the daemon never meets the trampoline of an emulated guest (perf samples a qemu-user
+ * process's host registers and stack, not the guest's), and on a real arm64 kernel the
+ * trampoline is the vDSO's, which elfcfi loads like any other binary.
+ */
+#define SIGTRAMP_PATH "[sigtramp]"
+#define SIGTRAMP_LEAD 4
+#define SIGTRAMP_BYTES 8
+#define SIGTRAMP_MAX 64
 
 /* DWARF number of the PC column (puw's numbering: x86-64 16, arm64 32). */
 static unsigned dwarf_pc(enum puw_arch a)
@@ -92,12 +118,22 @@ struct binary {
 	uint64_t cfi_load_ns;
 };
 
+/* A trampoline page's CFI, by the trampoline's address. */
+struct sigtramp {
+	uint64_t addr;
+	struct puw_cfi *cfi;
+};
+
 struct replay_ctx {
 	bool want_cfi;
 	struct symcache *syms;
 	struct binary *bins;
 	unsigned n_bins;
 	struct replay_ctx_stats stats;
+	char *sysroot;	    /* NULL: paths are host paths */
+	char *snapshot_dir; /* NULL: "[vdso]" is this host's */
+	struct sigtramp sigtramps[SIGTRAMP_MAX];
+	unsigned n_sigtramps;
 };
 
 int replay_ctx_new(bool want_cfi, struct replay_ctx **ret)
@@ -131,8 +167,33 @@ void replay_ctx_free(struct replay_ctx *c)
 		free(c->bins[i].build_id);
 	}
 	free(c->bins);
+	for (unsigned i = 0; i < c->n_sigtramps; i++)
+		puw_cfi_free(c->sigtramps[i].cfi);
+	free(c->sysroot);
+	free(c->snapshot_dir);
 	symcache_free(c->syms);
 	free(c);
+}
+
+static int set_path(char **field, const char *value)
+{
+	char *v = NULL;
+
+	if (value && !(v = strdup(value)))
+		return -ENOMEM;
+	free(*field);
+	*field = v;
+	return 0;
+}
+
+int replay_ctx_set_sysroot(struct replay_ctx *c, const char *dir)
+{
+	return set_path(&c->sysroot, dir);
+}
+
+int replay_ctx_set_snapshot_dir(struct replay_ctx *c, const char *dir)
+{
+	return set_path(&c->snapshot_dir, dir);
 }
 
 void replay_ctx_get_stats(const struct replay_ctx *c, struct replay_ctx_stats *ret)
@@ -263,6 +324,83 @@ int64_t replay_ctx_time_cfi_load(const struct replay_ctx *c, unsigned i, unsigne
 	return median;
 }
 
+/*
+ * The file for a snapshot's path: the path itself, else with a sysroot the path under it,
+ * then /lib/<multiarch>/ and /usr/lib/<multiarch>/ as SYSROOT/lib/ (Debian's cross packages
+ * keep the target's libraries there). The first whose build-id is the recorded one (any when
+ * none was recorded); the path itself when none is.
+ */
+static int open_file(struct replay_ctx *c, const char *path, const char *build_id,
+		     struct elf_image **ret)
+{
+	static const char *const multiarch[] = {"/lib/aarch64-linux-gnu/",
+						"/usr/lib/aarch64-linux-gnu/"};
+	char alt[PATH_MAX];
+	int r = elf_image_open(c->syms, path, ret);
+
+	if (!c->sysroot || (r == 0 && (!build_id[0] || !strcmp((*ret)->build_id, build_id))))
+		return r;
+	for (int i = -1; i < (int)(sizeof(multiarch) / sizeof(multiarch[0])); i++) {
+		struct elf_image *img;
+		size_t n = i < 0 ? 0 : strlen(multiarch[i]);
+
+		if (i < 0)
+			snprintf(alt, sizeof(alt), "%s%s", c->sysroot, path);
+		else if (!strncmp(path, multiarch[i], n))
+			snprintf(alt, sizeof(alt), "%s/lib/%s", c->sysroot, path + n);
+		else
+			continue;
+		if (elf_image_open(c->syms, alt, &img) < 0)
+			continue;
+		if (!build_id[0] || !strcmp(img->build_id, build_id)) {
+			if (r == 0)
+				elf_image_free(*ret);
+			*ret = img;
+			return 0;
+		}
+		elf_image_free(img);
+	}
+	return r;
+}
+
+/* A snapshot directory's vdso.so when it holds one, else this process's vDSO. */
+static int open_vdso(struct replay_ctx *c, const char *build_id, struct elf_image **ret)
+{
+	char path[PATH_MAX];
+
+	if (c->snapshot_dir &&
+	    snprintf(path, sizeof(path), "%s/vdso.so", c->snapshot_dir) < (int)sizeof(path) &&
+	    access(path, R_OK) == 0 && elf_image_open(c->syms, path, ret) == 0) {
+		if (!build_id[0] || !strcmp((*ret)->build_id, build_id))
+			return 0;
+		elf_image_free(*ret);
+	}
+	return elf_image_vdso(c->syms, ret);
+}
+
+/* The CFI of qemu's trampoline at addr (SIGTRAMP_PATH), compiled once; NULL on failure. */
+static const struct puw_cfi *sigtramp_cfi(struct replay_ctx *c, uint64_t addr)
+{
+	struct puw_cfi_sections sec = {
+		.arch = PUW_ARCH_AARCH64,
+		.sigreturn_addr = addr,
+		.sigreturn_size = SIGTRAMP_BYTES,
+	};
+	struct sigtramp *t;
+
+	for (unsigned i = 0; i < c->n_sigtramps; i++)
+		if (c->sigtramps[i].addr == addr)
+			return c->sigtramps[i].cfi;
+	if (c->n_sigtramps == SIGTRAMP_MAX)
+		return NULL;
+	t = &c->sigtramps[c->n_sigtramps];
+	if (puw_cfi_compile(&sec, &t->cfi) < 0)
+		return NULL;
+	t->addr = addr;
+	c->n_sigtramps++;
+	return t->cfi;
+}
+
 static struct binary *binary_get(struct replay_ctx *c, const char *path, const char *build_id)
 {
 	struct binary *b;
@@ -287,9 +425,9 @@ static struct binary *binary_get(struct replay_ctx *c, const char *path, const c
 	c->n_bins++;
 
 	if (!strcmp(path, "[vdso]"))
-		r = elf_image_vdso(c->syms, &b->img);
+		r = open_vdso(c, build_id, &b->img);
 	else if (path[0] == '/')
-		r = elf_image_open(c->syms, path, &b->img);
+		r = open_file(c, path, build_id, &b->img);
 	else
 		r = -ENOENT; /* [anon], memfd:..., JIT code: no file */
 	if (r < 0) {
@@ -351,6 +489,12 @@ int replay_target_init(struct replay_ctx *c, const struct snapshot *s, struct re
 			.pgoff = sm->pgoff,
 			.path = sm->path ? sm->path : "",
 		};
+		if (s->arch == PUW_ARCH_AARCH64 && !strcmp(m->path, SIGTRAMP_PATH)) {
+			if (m->start >= SIGTRAMP_LEAD)
+				m->start -= SIGTRAMP_LEAD;
+			if (c->want_cfi)
+				m->cfi = sigtramp_cfi(c, sm->start);
+		}
 		if (b && b->img && elf_image_bias(b->img, sm->start, sm->pgoff, &m->bias) == 0) {
 			m->img = b->img;
 			cap_ranges += (unsigned)b->img->n_loads;

@@ -85,6 +85,14 @@ struct replay_ctx_stats {
 int replay_ctx_new(bool want_cfi, struct replay_ctx **ret);
 void replay_ctx_free(struct replay_ctx *c); /* accepts NULL */
 void replay_ctx_get_stats(const struct replay_ctx *c, struct replay_ctx_stats *ret);
+/*
+ * Snapshots from another machine (arm64 fixtures): absolute paths are looked for under dir
+ * too (copied; NULL: host paths only); and "[vdso]" is dir/vdso.so when that file exists
+ * with the recorded build-id (NULL: this host's vDSO). Set the snapshot directory before
+ * replaying each file's snapshots.
+ */
+int replay_ctx_set_sysroot(struct replay_ctx *c, const char *dir);
+int replay_ctx_set_snapshot_dir(struct replay_ctx *c, const char *dir);
 bool replay_ctx_has_cfi(const struct replay_ctx *c);
 
 /* One loaded binary, for reports: index 0.. while it returns 0. */
