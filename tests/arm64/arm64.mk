@@ -73,15 +73,13 @@ arm64-fixtures: tests/arm64/fixtures.stamp
 check_SCRIPTS += tests/arm64/fixtures.stamp
 CLEANFILES += $(ARM64_FIXTURES) tests/arm64/fixtures.stamp
 
-# The host side: snapshots in, puw's chains compared with the expected ones.
+# The host side: snapshots in, puw's chains compared with the expected ones. The snapshots'
+# modules are resolved by the differential suite's replay (tests/diff/diff.mk), which
+# arm64-unwind.sh also runs (diff-unwind) for libdw's chains.
 check_PROGRAMS += tests/arm64/replay-arm64
-tests_arm64_replay_arm64_SOURCES = \
-	tests/arm64/replay-arm64.c \
-	tests/lib/snapshot.c tests/lib/snapshot.h \
-	src/elfcfi.c src/elfcfi.h \
-	src/symbolize.c src/symbolize.h
-tests_arm64_replay_arm64_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CFLAGS) -I$(top_srcdir)/tests/lib
-tests_arm64_replay_arm64_LDADD = unwind/libpuw.a $(LIBELF_LIBS) $(PTHREAD_LIBS)
+tests_arm64_replay_arm64_SOURCES = tests/arm64/replay-arm64.c $(DIFF_REPLAY_SOURCES)
+tests_arm64_replay_arm64_CFLAGS = $(DIFF_CFLAGS)
+tests_arm64_replay_arm64_LDADD = $(DIFF_REPLAY_LDADD)
 
 dist_check_SCRIPTS += tests/arm64/arm64-unwind.sh
 TESTS += tests/arm64/arm64-unwind.sh

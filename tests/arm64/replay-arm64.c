@@ -14,18 +14,12 @@
  *                          pointer-authentication code above bit 47 cleared, is an expected
  *                          return address. Keeps the PAC variants from passing vacuously.
  *
- * The module paths are the ones the target saw in /proc/self/maps. Under qemu-user with
- * -L SYSROOT they already are host paths (qemu shows the files it opened); from a real arm64
- * machine they are target paths, looked up under the sysroot, where Debian's cross packages
- * keep /lib/aarch64-linux-gnu/ as SYSROOT/lib/. A file is used only when it is an arm64 ELF
- * whose build ID matches the one recorded, if any.
- *
- * "[vdso]" is the file the fixture dumped next to the snapshots (vdso.so, same build ID).
- * "[sigtramp]" is the page qemu-user (before 8.1) writes its rt_sigreturn trampoline to, at
- * the page's first byte (the fixture checked the two instructions). It has no ELF file: its
- * CFI is compiled from the trampoline alone (puw_cfi_sections.sigreturn_*), and the module
- * starts 4 bytes early, where Linux's vDSO has the nop before __kernel_rt_sigreturn: puw looks
- * a return address up at ra - 1, which for qemu's trampoline is the page before.
+ * The snapshots' files are found, and the modules resolved, by the differential suite's
+ * replay (tests/diff/replay.h), with the sysroot for target paths: under qemu-user with
+ * -L SYSROOT the paths already are host paths (qemu shows the files it opened), from a real
+ * arm64 machine they are target paths, looked up under the sysroot. "[vdso]" is the vdso.so
+ * the fixture dumped next to the snapshots; "[sigtramp]" is qemu-user's signal trampoline,
+ * given CFI by the replay (tests/diff/replay.c says how, arm64-unwind.sh why there).
  *
  * A frame agrees when puw's PC at that depth equals the expected one (pcs[0] the interrupted
  * pc, then return addresses; 1 is added to call-site addresses in a snapshot without
@@ -46,46 +40,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "elfcfi.h"
 #include "puw.h"
+#include "replay.h"
 #include "snapshot.h"
-#include "symbolize.h"
 
 #define MAX_PCS 1100
-#define MAX_FILES_CACHED 256
-#define SIGTRAMP_PATH "[sigtramp]"
-/* Bytes before the trampoline that belong to it, as the vDSO's nop does (puw looks at ra-1). */
-#define SIGTRAMP_LEAD 4
-/* "movz x8, #139; svc #0" */
-#define SIGTRAMP_BYTES 8
 /* User virtual addresses have 48 bits here; a PAC signature sits above them. */
 #define VA_MASK ((UINT64_C(1) << 48) - 1)
-
-/* One ELF file of the target, loaded once. */
-struct target_file {
-	char *guest_path;
-	char *build_id;
-	char *host_path; /* NULL: not found */
-	struct elfcfi_info info;
-	struct puw_cfi *cfi; /* NULL: no CFI (or not loaded) */
-	int cfi_err;
-	struct sym_binary *sym;
-};
-
-/* One executable mapping of a snapshot, as find_module() answers it. */
-struct replay_module {
-	uint64_t start, end, pgoff;
-	uint64_t map_start; /* the mapping's own start (start may include the trampoline lead) */
-	uint64_t bias;
-	const struct puw_cfi *cfi;
-	struct target_file *file; /* NULL for [sigtramp] and anonymous code */
-	const char *name;
-};
-
-struct replay_ctx {
-	struct replay_module *mods;
-	unsigned n_mods;
-};
 
 struct totals {
 	uint64_t snapshots, judged, exact;
@@ -96,212 +57,23 @@ struct totals {
 };
 
 static const char *sysroot = "/usr/aarch64-linux-gnu";
-static char snap_dir[4096]; /* directory of the snapshot file being replayed */
 static enum puw_mode mode = PUW_MODE_FP;
 static bool quiet, show;
 static int expect_pac = -1; /* -1: no expectation */
-static struct symcache *symcache;
-static struct target_file files[MAX_FILES_CACHED];
-static unsigned n_files;
-static struct puw_cfi *sigtramp_cfi;
-static uint64_t sigtramp_cfi_addr;
+static struct replay_ctx *ctx;
 
 static const char *mode_name(enum puw_mode m)
 {
 	return m == PUW_MODE_FP ? "fp" : m == PUW_MODE_AUTO ? "auto" : "cfi";
 }
 
-static void build_id_hex(const struct elfcfi_info *info, char *buf, size_t size)
+/* "0xPC function+0xoff (file)" for a PC (a return address is looked up at ra - 1). */
+static void describe(const struct replay_target *t, uint64_t pc, bool is_ra, char *buf, size_t size)
 {
-	buf[0] = '\0';
-	for (size_t i = 0; i < info->build_id_size && 2 * i + 2 < size; i++)
-		snprintf(buf + 2 * i, 3, "%02x", info->build_id[i]);
-}
+	char sym[448];
 
-/* A candidate host file for a target file: an arm64 ELF with the recorded build ID. */
-static bool candidate_ok(const char *path, const char *build_id, struct elfcfi_info *ret)
-{
-	char hex[2 * ELFCFI_BUILD_ID_MAX + 1];
-
-	if (elfcfi_read_info(path, ret) < 0 || ret->arch != PUW_ARCH_AARCH64)
-		return false;
-	build_id_hex(ret, hex, sizeof(hex));
-	return !build_id[0] || strcmp(hex, build_id) == 0;
-}
-
-static char *resolve(const char *guest, const char *build_id, struct elfcfi_info *ret)
-{
-	static const char *const multiarch[] = {"/lib/aarch64-linux-gnu/",
-						"/usr/lib/aarch64-linux-gnu/"};
-	char path[4096];
-
-	if (strcmp(guest, "[vdso]") == 0) {
-		if (snprintf(path, sizeof(path), "%s/vdso.so", snap_dir) >= (int)sizeof(path))
-			return NULL;
-		return candidate_ok(path, build_id, ret) ? strdup(path) : NULL;
-	}
-	if (guest[0] != '/')
-		return NULL;
-	if (candidate_ok(guest, build_id, ret))
-		return strdup(guest);
-	snprintf(path, sizeof(path), "%s%s", sysroot, guest);
-	if (candidate_ok(path, build_id, ret))
-		return strdup(path);
-	for (size_t i = 0; i < sizeof(multiarch) / sizeof(multiarch[0]); i++) {
-		size_t n = strlen(multiarch[i]);
-
-		if (strncmp(guest, multiarch[i], n) != 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/lib/%s", sysroot, guest + n);
-		if (candidate_ok(path, build_id, ret))
-			return strdup(path);
-	}
-	return NULL;
-}
-
-static struct target_file *target_file_get(const char *guest, const char *build_id)
-{
-	struct target_file *f;
-
-	/* Every directory of snapshots has its own vdso.so, told apart by the build ID. */
-	for (unsigned i = 0; i < n_files; i++)
-		if (strcmp(files[i].guest_path, guest) == 0 &&
-		    strcmp(files[i].build_id, build_id) == 0)
-			return &files[i];
-	if (n_files == MAX_FILES_CACHED)
-		return NULL;
-	f = &files[n_files++];
-	f->guest_path = strdup(guest);
-	f->build_id = strdup(build_id);
-	if (!f->guest_path || !f->build_id) {
-		fprintf(stderr, "replay-arm64: out of memory\n");
-		exit(99);
-	}
-	f->host_path = resolve(guest, build_id, &f->info);
-	if (!f->host_path) {
-		fprintf(stderr,
-			"replay-arm64: %s (build ID %s): no arm64 ELF file for it here or "
-			"under %s: its frames get no CFI — install the target's libraries "
-			"(libc6-dev-arm64-cross) or pass --sysroot\n",
-			guest, build_id[0] ? build_id : "none", sysroot);
-		f->cfi_err = -ENOENT;
-		return f;
-	}
-	if (mode != PUW_MODE_FP) {
-		f->cfi_err = elfcfi_load(f->host_path, NULL, &f->cfi, NULL);
-		if (f->cfi_err < 0)
-			fprintf(stderr, "replay-arm64: CFI of %s: %s\n", f->host_path,
-				strerror(-f->cfi_err));
-	}
-	if (symcache_get(symcache, f->host_path, &f->sym) < 0)
-		f->sym = NULL;
-	return f;
-}
-
-/* The trampoline page's CFI: one row, the kernel's signal frame layout. */
-static const struct puw_cfi *sigtramp_cfi_get(uint64_t addr)
-{
-	struct puw_cfi_sections s = {
-		.arch = PUW_ARCH_AARCH64,
-		.sigreturn_addr = addr,
-		.sigreturn_size = SIGTRAMP_BYTES,
-	};
-	int r;
-
-	if (sigtramp_cfi && sigtramp_cfi_addr == addr)
-		return sigtramp_cfi;
-	puw_cfi_free(sigtramp_cfi);
-	sigtramp_cfi = NULL;
-	r = puw_cfi_compile(&s, &sigtramp_cfi);
-	if (r < 0) {
-		fprintf(stderr, "replay-arm64: CFI of the signal trampoline at 0x%" PRIx64 ": %s\n",
-			addr, strerror(-r));
-		return NULL;
-	}
-	sigtramp_cfi_addr = addr;
-	return sigtramp_cfi;
-}
-
-static int find_module(void *ctx_, uint64_t pc, struct puw_module *ret)
-{
-	const struct replay_ctx *ctx = ctx_;
-
-	for (unsigned i = 0; i < ctx->n_mods; i++) {
-		const struct replay_module *m = &ctx->mods[i];
-
-		if (pc >= m->start && pc < m->end) {
-			ret->start = m->start;
-			ret->end = m->end;
-			ret->cfi = m->cfi;
-			ret->bias = m->bias;
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
-static int modules_build(const struct snapshot *s, struct replay_module *mods)
-{
-	for (uint32_t i = 0; i < s->n_modules; i++) {
-		const struct snapshot_module *sm = &s->modules[i];
-		struct replay_module *m = &mods[i];
-
-		memset(m, 0, sizeof(*m));
-		m->start = m->map_start = sm->start;
-		m->end = sm->end;
-		m->pgoff = sm->pgoff;
-		m->name = sm->path[0] ? sm->path : "[anon]";
-		if (strcmp(sm->path, SIGTRAMP_PATH) == 0) {
-			if (m->start >= SIGTRAMP_LEAD)
-				m->start -= SIGTRAMP_LEAD;
-			if (mode != PUW_MODE_FP)
-				m->cfi = sigtramp_cfi_get(sm->start);
-			continue;
-		}
-		if (sm->path[0] != '/' && strcmp(sm->path, "[vdso]") != 0)
-			continue;
-		m->file = target_file_get(sm->path, sm->build_id ? sm->build_id : "");
-		if (!m->file)
-			return -ENOMEM;
-		if (m->file->host_path &&
-		    elfcfi_bias(&m->file->info, sm->start, sm->pgoff, &m->bias) < 0) {
-			fprintf(stderr, "replay-arm64: %s: no PT_LOAD maps offset 0x%" PRIx64 "\n",
-				m->file->host_path, sm->pgoff);
-			continue;
-		}
-		m->cfi = m->file->cfi;
-	}
-	return 0;
-}
-
-/* "file:symbol+0xoff" for a PC (a return address is looked up at ra - 1). */
-static void describe(const struct replay_ctx *ctx, uint64_t pc, bool is_ra, char *buf, size_t size)
-{
-	uint64_t at = is_ra && pc ? pc - 1 : pc;
-
-	for (unsigned i = 0; i < ctx->n_mods; i++) {
-		const struct replay_module *m = &ctx->mods[i];
-		const char *base, *sym = NULL;
-		uint64_t off = 0;
-
-		if (at < m->start || at >= m->end)
-			continue;
-		base = strrchr(m->name, '/');
-		base = base ? base + 1 : m->name;
-		if (m->file && m->file->sym)
-			sym = sym_binary_lookup(m->file->sym, at - m->map_start + m->pgoff, &off);
-		if (sym)
-			snprintf(buf, size, "0x%" PRIx64 " %s:%s+0x%" PRIx64, pc, base, sym,
-				 off + (at != pc));
-		else if (pc >= m->map_start)
-			snprintf(buf, size, "0x%" PRIx64 " %s+0x%" PRIx64, pc, base,
-				 pc - m->map_start + m->pgoff);
-		else
-			snprintf(buf, size, "0x%" PRIx64 " %s-0x%" PRIx64, pc, base,
-				 m->map_start - pc);
-		return;
-	}
-	snprintf(buf, size, "0x%" PRIx64 " ?", pc);
+	snprintf(buf, size, "0x%" PRIx64 " %s", pc,
+		 replay_symbolize(t, pc, is_ra && pc, sym, sizeof(sym)));
 }
 
 static int u64_cmp(const void *a, const void *b)
@@ -344,45 +116,12 @@ static void count_signed(const struct snapshot *s, struct totals *t)
 	}
 }
 
-static void replay_one(const char *file, unsigned index, struct snapshot *s, struct totals *t)
+/* Compares puw's chain pcs[n] with the snapshot's expected one, and prints it if asked. */
+static void judge(const char *file, unsigned index, struct snapshot *s,
+		  const struct replay_target *target, const uint64_t *pcs, int n,
+		  enum puw_stop stop, struct totals *t)
 {
-	static struct replay_module mods[SNAPSHOT_MAX_MODULES];
-	struct replay_ctx ctx = {.mods = mods, .n_mods = s->n_modules};
-	struct puw_request req = {
-		.arch = PUW_ARCH_AARCH64,
-		.mode = mode,
-		.regs = &s->regs,
-		.stack = s->stack,
-		.stack_start = s->stack_start,
-		.stack_size = s->stack_size,
-		.find_module = find_module,
-		.ctx = &ctx,
-		.stats = &t->stats,
-	};
-	uint64_t pcs[MAX_PCS];
-	enum puw_stop stop = PUW_STOP_END;
 	unsigned agree = 0, n_exp = s->n_expected;
-	int n;
-
-	t->snapshots++;
-	if (s->arch != PUW_ARCH_AARCH64) {
-		fprintf(stderr, "%s#%u: not an arm64 snapshot (arch %u), skipped\n", file, index,
-			(unsigned)s->arch);
-		return;
-	}
-	if (modules_build(s, mods) < 0) {
-		fprintf(stderr, "replay-arm64: too many target files\n");
-		exit(99);
-	}
-	n = puw_unwind(&req, pcs, MAX_PCS, &stop);
-	if (n < 0) {
-		fprintf(stderr, "%s#%u: puw_unwind: %s\n", file, index, strerror(-n));
-		n = 0;
-	}
-	if ((unsigned)stop < _PUW_STOP_MAX)
-		t->stops[stop]++;
-	if (n_exp == 0)
-		return;
 
 	t->judged++;
 	t->frames += n_exp;
@@ -410,18 +149,48 @@ static void replay_one(const char *file, unsigned index, struct snapshot *s, str
 		bool has_e = i < n_exp, has_g = i < (unsigned)n;
 
 		if (has_e && has_g && pcs[i] == s->expected[i]) {
-			describe(&ctx, pcs[i], i > 0, g, sizeof(g));
+			describe(target, pcs[i], i > 0, g, sizeof(g));
 			printf("    #%-3u   %s\n", i, g);
 			continue;
 		}
 		if (has_e)
-			describe(&ctx, s->expected[i], i > 0, e, sizeof(e));
+			describe(target, s->expected[i], i > 0, e, sizeof(e));
 		if (has_g)
-			describe(&ctx, pcs[i], i > 0, g, sizeof(g));
+			describe(target, pcs[i], i > 0, g, sizeof(g));
 		printf("    #%-3u ! expected %s\n", i,
 		       has_e ? e : "(nothing: beyond libgcc's chain)");
 		printf("    %4s   puw gave %s\n", "", has_g ? g : "(nothing)");
 	}
+}
+
+static void replay_one(const char *file, unsigned index, struct snapshot *s, struct totals *t)
+{
+	struct replay_target target;
+	uint64_t pcs[MAX_PCS];
+	enum puw_stop stop = PUW_STOP_END;
+	int n;
+
+	t->snapshots++;
+	if (s->arch != PUW_ARCH_AARCH64) {
+		fprintf(stderr, "%s#%u: not an arm64 snapshot (arch %u), skipped\n", file, index,
+			(unsigned)s->arch);
+		return;
+	}
+	n = replay_target_init(ctx, s, &target);
+	if (n < 0) {
+		fprintf(stderr, "replay-arm64: %s#%u: %s\n", file, index, strerror(-n));
+		exit(99);
+	}
+	n = replay_puw_pcs(&target, mode, NULL, pcs, MAX_PCS, &stop, &t->stats);
+	if (n < 0) {
+		fprintf(stderr, "%s#%u: puw_unwind: %s\n", file, index, strerror(-n));
+		n = 0;
+	}
+	if ((unsigned)stop < _PUW_STOP_MAX)
+		t->stops[stop]++;
+	if (s->n_expected > 0)
+		judge(file, index, s, &target, pcs, n, stop, t);
+	replay_target_done(&target);
 }
 
 static void print_totals(const char *what, const struct totals *t)
@@ -461,19 +230,6 @@ static void totals_add(struct totals *sum, const struct totals *t)
 	sum->stats.steps_signal += t->stats.steps_signal;
 }
 
-/* The directory of the snapshot file path: where its fixture run left vdso.so. */
-static void set_snap_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		snprintf(snap_dir, sizeof(snap_dir), ".");
-	else if (slash == path)
-		snprintf(snap_dir, sizeof(snap_dir), "/");
-	else
-		snprintf(snap_dir, sizeof(snap_dir), "%.*s", (int)(slash - path), path);
-}
-
 static int replay_file(const char *path, struct totals *sum)
 {
 	struct totals t = {0};
@@ -482,7 +238,9 @@ static int replay_file(const char *path, struct totals *sum)
 	FILE *f;
 	int r;
 
-	set_snap_dir(path);
+	r = replay_ctx_set_snapshot_file(ctx, path);
+	if (r < 0)
+		return r;
 	f = fopen(path, "re");
 	if (!f) {
 		fprintf(stderr, "replay-arm64: %s: %s\n", path, strerror(errno));
@@ -500,6 +258,25 @@ static int replay_file(const char *path, struct totals *sum)
 	print_totals(path, &t);
 	totals_add(sum, &t);
 	return 0;
+}
+
+/* The files that could not be used, and why: their frames get no CFI or no symbol. */
+static void report_binaries(void)
+{
+	struct replay_binary_info bi;
+
+	for (unsigned i = 0; replay_ctx_binary(ctx, i, &bi) == 0; i++) {
+		if (bi.problem && (bi.path[0] == '/' || !strcmp(bi.path, "[vdso]")))
+			fprintf(stderr,
+				"replay-arm64: %s (build ID %s): %s here and under %s: its "
+				"frames get no CFI — install the target's libraries "
+				"(libc6-dev-arm64-cross) or pass --sysroot\n",
+				bi.path, bi.build_id[0] ? bi.build_id : "none", bi.problem,
+				sysroot);
+		else if (!bi.problem && mode != PUW_MODE_FP && !bi.cfi)
+			fprintf(stderr, "replay-arm64: CFI of %s: %s\n", bi.path,
+				strerror(-bi.cfi_error));
+	}
 }
 
 static void usage(FILE *out)
@@ -569,8 +346,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	symcache = symcache_new(0);
-	if (!symcache) {
+	if (replay_ctx_new(mode != PUW_MODE_FP, &ctx) < 0 ||
+	    replay_ctx_set_sysroot(ctx, sysroot) < 0) {
 		fprintf(stderr, "replay-arm64: out of memory\n");
 		return 99;
 	}
@@ -595,14 +372,7 @@ int main(int argc, char **argv)
 		rc = 1;
 	}
 
-	for (unsigned i = 0; i < n_files; i++) {
-		puw_cfi_free(files[i].cfi);
-		sym_binary_unref(files[i].sym);
-		free(files[i].guest_path);
-		free(files[i].build_id);
-		free(files[i].host_path);
-	}
-	puw_cfi_free(sigtramp_cfi);
-	symcache_free(symcache);
+	report_binaries();
+	replay_ctx_free(ctx);
 	return rc;
 }

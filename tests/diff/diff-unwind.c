@@ -46,7 +46,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <libunwind.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,8 +414,8 @@ static int replay_one(struct replay_ctx *ctx, const struct opts *o, const char *
 		if (o->write_disagreeing && snapshot_write(o->write_disagreeing, s) < 0)
 			r = -EIO;
 	}
-	if (bad || (o->list_incomplete && (!oracle_done(ch, REPLAY_LIBDW, s) ||
-					   !oracle_done(ch, REPLAY_LIBUNWIND, s)))) {
+	if (bad || (o->list_incomplete &&
+		    (!oracle_done(ch, REPLAY_LIBDW, s) || !oracle_done(ch, REPLAY_LIBUNWIND, s)))) {
 		if (o->max_list < 0 || listed < (unsigned long)o->max_list) {
 			listed++;
 			list_disagreement(file, idx, &t, ch, have_exp ? &exp : NULL);
@@ -527,21 +526,10 @@ static void usage(FILE *f)
 		"  --skip-unresolved           skip snapshots that name a binary missing here or "
 		"with\n"
 		"                              another build-id (a corpus from other hosts)\n"
-		"  --sysroot DIR               look for the snapshots' files under DIR too (arm64)\n"
+		"  --sysroot DIR               look for the snapshots' files under DIR "
+		"too\n"
+		"                              (arm64 snapshots)\n"
 		"  --list-incomplete           list the samples an oracle did not complete too\n");
-}
-
-/* The directory of a snapshot file: where an arm64 fixture left its vdso.so. */
-static int set_snapshot_dir(struct replay_ctx *ctx, const char *file)
-{
-	const char *slash = strrchr(file, '/');
-	char dir[PATH_MAX];
-
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", slash == file ? 1 : (int)(slash - file), file);
-	return replay_ctx_set_snapshot_dir(ctx, dir);
 }
 
 static int parse_pct(const char *s, double *ret)
@@ -680,7 +668,7 @@ int main(int argc, char **argv)
 		unsigned idx = 0;
 
 		st->name = argv[i];
-		if (set_snapshot_dir(ctx, argv[i]) < 0) {
+		if (replay_ctx_set_snapshot_file(ctx, argv[i]) < 0) {
 			if (f)
 				fclose(f);
 			fprintf(stderr, "diff-unwind: out of memory\n");

@@ -18,7 +18,7 @@
  * arm64 snapshots from the fixtures (tests/arm64/capture.h) name their files as the target
  * saw them: under qemu-user -L SYSROOT host paths already, from an arm64 machine target paths
  * that replay_ctx_set_sysroot() maps into the sysroot; their "[vdso]" is the vdso.so the
- * fixture dumped next to its snapshots (replay_ctx_set_snapshot_dir()), not this host's; and
+ * fixture dumped next to its snapshots (replay_ctx_set_snapshot_file()), not this host's; and
  * "[sigtramp]" is qemu-user's signal trampoline (see SIGTRAMP_PATH below).
  */
 #include "config.h"
@@ -191,8 +191,15 @@ int replay_ctx_set_sysroot(struct replay_ctx *c, const char *dir)
 	return set_path(&c->sysroot, dir);
 }
 
-int replay_ctx_set_snapshot_dir(struct replay_ctx *c, const char *dir)
+int replay_ctx_set_snapshot_file(struct replay_ctx *c, const char *path)
 {
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
 	return set_path(&c->snapshot_dir, dir);
 }
 
@@ -485,6 +492,7 @@ int replay_target_init(struct replay_ctx *c, const struct snapshot *s, struct re
 
 		*m = (struct replay_module){
 			.start = sm->start,
+			.map_start = sm->start,
 			.end = sm->end,
 			.pgoff = sm->pgoff,
 			.path = sm->path ? sm->path : "",
@@ -648,7 +656,8 @@ const char *replay_symbolize(const struct replay_target *t, uint64_t pc, bool ca
 		snprintf(buf, size, "%s+0x%" PRIx64 " (%s)", name, off + (caller ? 1 : 0),
 			 base_name(m->path));
 	else
-		snprintf(buf, size, "%s+0x%" PRIx64, base_name(m->path), pc - m->start + m->pgoff);
+		snprintf(buf, size, "%s+0x%" PRIx64, base_name(m->path),
+			 pc - m->map_start + m->pgoff);
 	return buf;
 }
 
@@ -691,8 +700,8 @@ static enum replay_stop from_puw_stop(enum puw_stop s)
 	}
 }
 
-int replay_puw(const struct replay_target *t, enum puw_mode mode, struct puw_cache *cache,
-	       struct replay_chain *ret, struct puw_stats *stats)
+int replay_puw_pcs(const struct replay_target *t, enum puw_mode mode, struct puw_cache *cache,
+		   uint64_t *pcs, unsigned max, enum puw_stop *ret_stop, struct puw_stats *stats)
 {
 	const struct snapshot *s = t->snap;
 	struct puw_request req = {
@@ -707,10 +716,16 @@ int replay_puw(const struct replay_target *t, enum puw_mode mode, struct puw_cac
 		.stats = stats,
 		.cache = cache,
 	};
-	enum puw_stop stop = PUW_STOP_END;
-	int n;
 
-	n = puw_unwind(&req, ret->pcs, REPLAY_MAX_FRAMES, &stop);
+	return puw_unwind(&req, pcs, max, ret_stop);
+}
+
+int replay_puw(const struct replay_target *t, enum puw_mode mode, struct puw_cache *cache,
+	       struct replay_chain *ret, struct puw_stats *stats)
+{
+	enum puw_stop stop = PUW_STOP_END;
+	int n = replay_puw_pcs(t, mode, cache, ret->pcs, REPLAY_MAX_FRAMES, &stop, stats);
+
 	if (n < 0) {
 		ret->n = 0;
 		ret->stop = REPLAY_STOP_ERROR;

@@ -87,12 +87,12 @@ void replay_ctx_free(struct replay_ctx *c); /* accepts NULL */
 void replay_ctx_get_stats(const struct replay_ctx *c, struct replay_ctx_stats *ret);
 /*
  * Snapshots from another machine (arm64 fixtures): absolute paths are looked for under dir
- * too (copied; NULL: host paths only); and "[vdso]" is dir/vdso.so when that file exists
- * with the recorded build-id (NULL: this host's vDSO). Set the snapshot directory before
- * replaying each file's snapshots.
+ * too (copied; NULL: host paths only); and "[vdso]" is vdso.so in the directory of the
+ * snapshot file being replayed when that file exists with the recorded build-id (else this
+ * host's vDSO). Name each snapshot file before replaying its snapshots.
  */
 int replay_ctx_set_sysroot(struct replay_ctx *c, const char *dir);
-int replay_ctx_set_snapshot_dir(struct replay_ctx *c, const char *dir);
+int replay_ctx_set_snapshot_file(struct replay_ctx *c, const char *path);
 bool replay_ctx_has_cfi(const struct replay_ctx *c);
 
 /* One loaded binary, for reports: index 0.. while it returns 0. */
@@ -118,6 +118,7 @@ int replay_ctx_binary(const struct replay_ctx *c, unsigned i, struct replay_bina
 /* A snapshot's executable mapping, resolved. */
 struct replay_module {
 	uint64_t start, end, pgoff;
+	uint64_t map_start;	   /* the mapping's; start is lower for qemu's "[sigtramp]" */
 	uint64_t bias;		   /* elfcfi_bias()'s when CFI is loaded, else elf_image_bias()'s */
 	const char *path;	   /* the snapshot's */
 	struct elf_image *img;	   /* NULL: unusable (missing, mismatched, no segment) */
@@ -168,6 +169,9 @@ const char *replay_function(const struct replay_target *t, uint64_t pc, bool cal
 /* ---- puw: cache may be NULL (every row lookup searches the table) ---- */
 int replay_puw(const struct replay_target *t, enum puw_mode mode, struct puw_cache *cache,
 	       struct replay_chain *ret, struct puw_stats *stats);
+/* The same into pcs[max]: puw_unwind()'s result (a count or -errno) and stop reason. */
+int replay_puw_pcs(const struct replay_target *t, enum puw_mode mode, struct puw_cache *cache,
+		   uint64_t *pcs, unsigned max, enum puw_stop *ret_stop, struct puw_stats *stats);
 
 /* ---- libunwind: a session is one address space, with its caching policy ---- */
 struct replay_unw;
