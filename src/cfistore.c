@@ -18,15 +18,13 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/auxv.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cfistore.h"
 #include "elfcfi.h"
-#include "maps.h"
 #include "util.h"
+#include "vdso.h"
 
 #define BUCKETS 4096 /* power of two */
 #define SHARED_MAX 8192
@@ -92,41 +90,6 @@ static uint64_t key_hash(const char *path, uint32_t maj, uint32_t min, uint64_t 
 {
 	return hash_u64(hash_u64(hash_u64(HASH_INIT, (uintptr_t)path), ino),
 			((uint64_t)maj << 32) | min);
-}
-
-/* A copy of this process's vDSO in a memfd, so the loader can read it like any file. */
-struct vdso_range {
-	uint64_t start, end;
-};
-
-static int find_vdso(void *ctx, const struct maps_entry *e)
-{
-	struct vdso_range *v = ctx;
-
-	if (strcmp(e->path, "[vdso]") == 0) {
-		v->start = e->start;
-		v->end = e->end;
-	}
-	return 0;
-}
-
-static int vdso_memfd(void)
-{
-	struct vdso_range v = { 0 };
-	unsigned long ehdr = getauxval(AT_SYSINFO_EHDR);
-	int fd;
-
-	if (!ehdr || maps_read(getpid(), NULL, find_vdso, &v) < 0 || v.start != ehdr)
-		return -ENOENT;
-	fd = memfd_create("perfagent-vdso", MFD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, (const void *)(uintptr_t)v.start, v.end - v.start) !=
-	    (ssize_t)(v.end - v.start)) {
-		close(fd);
-		return -EIO;
-	}
-	return fd;
 }
 
 /* ---- loader thread ---- */
@@ -307,7 +270,7 @@ struct cfistore *cfistore_new(enum puw_arch arch, size_t max_bytes, uint32_t max
 	pthread_cond_init(&s->cond, NULL);
 	pthread_cond_init(&s->idle_cond, NULL);
 	/* The vDSO of the host's architecture only: a cross-arch store has none. */
-	s->vdso_fd = arch == puw_arch_host() ? vdso_memfd() : -ENOENT;
+	s->vdso_fd = arch == puw_arch_host() ? vdso_image_memfd() : -ENOENT;
 	if (pthread_create(&s->thread, NULL, loader_thread, s) != 0) {
 		cfistore_free(s);
 		return NULL;
