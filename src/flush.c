@@ -345,6 +345,9 @@ static struct sym_binary *open_binary(struct flusher *f, const struct profile_ma
 		pin_add(f, m, b);
 		return b;
 	}
+	log_debug("pid %u %s [%" PRIx64 "-%" PRIx64 ") ino %" PRIu64 ": %s", m->pid, m->path,
+		  m->start, m->end, m->ino,
+		  stale ? "replaced on disk since it was mapped" : "cannot be read");
 	if (stale)
 		mismatched_add(f, m->path);
 	else

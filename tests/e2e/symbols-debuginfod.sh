@@ -54,9 +54,9 @@ wl=$!
 wait "$wl" || fail "the stripped workload exited with $?"
 wait "$pa" || fail "perfagent (or its timeout) failed, see above"
 e2e_check --profiles "$TEST_TMP/out" --summary "$TEST_TMP/summary.json" \
-	--select pid="$wl" --name "stripped workload" --min-samples 500 \
+	--select pid="$wl" --name "stripped workload" --min-samples 200 \
 	--select pid="$wl" --with-function spin_short_lived --name "named through debuginfod" \
-	--min-samples 300 --chain main,burn_until_exit,spin_short_lived --min-chain 95 ||
+	--min-samples 100 --chain main,burn_until_exit,spin_short_lived --min-chain 95 ||
 	fail "debuginfod symbolization checks (see above)"
 "$TESTS_PYTHON" - "$TEST_TMP/summary.json" <<'PY' || fail "debuginfod counters"
 import json, sys
@@ -79,7 +79,7 @@ wait "$wl" || fail "the stripped workload exited with $?"
 wait "$pa" || fail "perfagent (or its timeout) failed, see above"
 e2e_check --profiles "$TEST_TMP/out2" --summary "$TEST_TMP/summary2.json" \
 	--summary-min files=2 \
-	--select pid="$wl" --name "stripped workload, no server" --min-samples 300 \
+	--select pid="$wl" --name "stripped workload, no server" --min-samples 100 \
 	--absent spin_short_lived || fail "profiling without the server (see above)"
 "$TESTS_PYTHON" - "$TEST_TMP/summary2.json" <<'PY' || fail "the misses were not counted"
 import json, sys

@@ -27,5 +27,5 @@ wait "$pa" || fail "perfagent (or its timeout) failed, see above"
 
 e2e_check --profiles "$TEST_TMP/out" \
 	--select pid="$wl" --where executable="$mnt/wl-ns" --name "namespaced workload" \
-	--min-samples 300 --chain main,burn_until_exit,spin_short_lived --min-chain 95 \
+	--min-samples 150 --chain main,burn_until_exit,spin_short_lived --min-chain 95 \
 	--min-symbolized 95 || fail "mount namespace checks (see above)"

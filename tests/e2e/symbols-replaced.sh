@@ -32,7 +32,7 @@ wait "$wl" || fail "the workload exited with $?"
 wait "$pa" || fail "perfagent (or its timeout) failed, see above"
 
 e2e_check --profiles "$TEST_TMP/out" \
-	--select pid="$wl" --name "replaced binary" --min-samples 400 \
+	--select pid="$wl" --name "replaced binary" --min-samples 150 \
 	--chain main,burn_until_exit,spin_short_lived --min-chain 95 --min-symbolized 95 \
 	--absent spin_alpha --absent spin_beta --absent spin_gamma --absent dispatch \
 	--absent run || fail "replaced-while-running checks (see above)"
