@@ -54,6 +54,7 @@ struct jit_entry {
 	uint64_t round;     /* last round the file was checked */
 	uint64_t last_used; /* round of the last lookup, for eviction */
 	struct jitmap *map; /* NULL: no map (yet) */
+	int fd;             /* the map file, kept open to read it again after the process exits */
 };
 
 struct jitmaps {
@@ -190,6 +191,7 @@ static int jitmap_finish(struct jit_builder *b, struct jitmap *m)
 	return 0;
 }
 
+/* Reads the whole file from its start; fd stays open (the stream reads a duplicate). */
 static int jitmap_load_fd(int fd, struct jitmap **ret, bool *ret_truncated)
 {
 	struct jit_builder b = { 0 };
@@ -198,12 +200,15 @@ static int jitmap_load_fd(int fd, struct jitmap **ret, bool *ret_truncated)
 	char *line = NULL;
 	ssize_t len;
 	FILE *f;
-	int r = 0;
+	int r = 0, dfd;
 
-	f = fdopen(fd, "re");
-	if (!f) {
+	dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dfd < 0)
+		return -errno;
+	/* A duplicate shares the file offset: rewind, the file is read again when it grows. */
+	if (lseek(dfd, 0, SEEK_SET) < 0 || !(f = fdopen(dfd, "re"))) {
 		r = -errno;
-		close(fd);
+		close(dfd);
 		return r;
 	}
 	*ret_truncated = false;
@@ -247,10 +252,14 @@ int jitmap_load(const char *path, struct jitmap **ret)
 
 	if (!path || !ret)
 		return -EINVAL;
+	int r;
+
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
-	return jitmap_load_fd(fd, ret, &truncated);
+	r = jitmap_load_fd(fd, ret, &truncated);
+	close(fd);
+	return r;
 }
 
 void jitmap_free(struct jitmap *m)
@@ -317,8 +326,11 @@ void jitmaps_free(struct jitmaps *c)
 {
 	if (!c)
 		return;
-	for (uint32_t i = 0; i < JITMAPS_SLOTS; i++)
+	for (uint32_t i = 0; i < JITMAPS_SLOTS; i++) {
 		jitmap_free(c->slots[i].map);
+		if (c->slots[i].pid && c->slots[i].fd >= 0)
+			close(c->slots[i].fd);
+	}
 	free(c);
 }
 
@@ -328,6 +340,9 @@ static void slot_remove(struct jitmaps *c, uint32_t i)
 	uint32_t j = i;
 
 	entry_drop_map(c, &c->slots[i]);
+	if (c->slots[i].fd >= 0)
+		close(c->slots[i].fd);
+	c->slots[i].fd = -1;
 	c->slots[i].pid = 0;
 	c->n_entries--;
 	for (;;) {
@@ -342,6 +357,7 @@ static void slot_remove(struct jitmaps *c, uint32_t i)
 			c->slots[i] = c->slots[j];
 			c->slots[j].pid = 0;
 			c->slots[j].map = NULL;
+			c->slots[j].fd = -1;
 			i = j;
 		}
 	}
@@ -406,36 +422,47 @@ static uint32_t read_nspid(const struct jitmaps *c, uint32_t pid)
 	return nspid ? nspid : pid;
 }
 
-/* Checks the process's perf map once per round: reads it when new, grown or replaced. */
+/*
+ * Checks the process's perf map once per round: reads it when new, grown or replaced. The
+ * file stays open, so that once the process is gone (its /proc/PID/root with it) the lines
+ * it wrote last are still read.
+ */
 static void entry_refresh(struct jitmaps *c, struct jit_entry *e)
 {
 	char path[PATH_MAX];
 	struct jitmap *m = NULL;
 	bool truncated = false;
 	struct stat st;
-	int fd;
+	int fd = -1;
 
 	e->round = c->round;
 	/* Read every round: the pid may have been reused by a process in another namespace. */
 	e->nspid = read_nspid(c, e->pid);
-	if (!e->nspid)
-		return; /* the process is gone: keep what we have */
-	if (snprintf(path, sizeof(path), "%s/%u/root/tmp/perf-%u.map", c->proc_dir, e->pid, e->nspid) >=
-	    (int)sizeof(path))
-		return;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return; /* no map, or the process is gone: keep what we have */
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (e->nspid && snprintf(path, sizeof(path), "%s/%u/root/tmp/perf-%u.map", c->proc_dir,
+				 e->pid, e->nspid) < (int)sizeof(path))
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
 		close(fd);
-		return;
+		fd = -1;
+	}
+	if (fd >= 0 && e->fd >= 0 && e->dev == (uint64_t)st.st_dev &&
+	    e->ino == (uint64_t)st.st_ino) {
+		close(fd); /* the file we hold */
+		fd = -1;
+	}
+	if (fd >= 0) {
+		/* A new file (first sight, or pid reuse): it replaces what we had. */
+		if (e->fd >= 0)
+			close(e->fd);
+		e->fd = fd;
+		e->size = UINT64_MAX;
+	} else if (e->fd < 0 || fstat(e->fd, &st) < 0) {
+		return; /* no map, or the process is gone: keep what we have */
 	}
 	if (e->map && e->dev == (uint64_t)st.st_dev && e->ino == (uint64_t)st.st_ino &&
-	    e->size == (uint64_t)st.st_size) {
-		close(fd);
+	    e->size == (uint64_t)st.st_size)
 		return;
-	}
-	if (jitmap_load_fd(fd, &m, &truncated) < 0)
+	if (jitmap_load_fd(e->fd, &m, &truncated) < 0)
 		return;
 	c->stats.maps_read++;
 	if (truncated)
@@ -466,7 +493,7 @@ static struct jit_entry *entry_get(struct jitmaps *c, uint32_t pid)
 		if (!evict_one(c, false))
 			return NULL;
 	}
-	c->slots[i] = (struct jit_entry){ .pid = pid };
+	c->slots[i] = (struct jit_entry){ .pid = pid, .fd = -1 };
 	c->n_entries++;
 	return &c->slots[i];
 }

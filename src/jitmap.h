@@ -9,9 +9,10 @@
  * A jitmaps cache holds one parsed map per process, found through the process's own root and
  * its pid in its own pid namespace (/proc/PID/root/tmp/perf-<NSpid>.map), so a containerized
  * runtime is resolved too. A map is read again when the file has grown (checked at most once
- * per jitmaps_begin_round(), i.e. once per window), and kept after the process exits so its
- * last samples still resolve. Bounded: at most max_bytes of parsed maps (least recently used
- * processes evicted first) and JITMAP_MAX_FILE_BYTES read per file.
+ * per jitmaps_begin_round(), i.e. once per window). The file is kept open, so it is read
+ * again after the process exits and its last samples still resolve. Bounded: at most
+ * max_bytes of parsed maps (least recently used processes evicted first), one open file per
+ * process remembered (at most 512), and JITMAP_MAX_FILE_BYTES read per file.
  *
  * Not thread-safe: one owner thread (the flush thread). Library-like: never logs.
  */

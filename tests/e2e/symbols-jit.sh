@@ -64,7 +64,7 @@ check(total >= 150, f"at least 150 node samples (got {total})")
 check(leaf_inner + leaf_outer >= 0.6 * total,
       f"the JavaScript functions are the leaf of >= 60% of them ({leaf_inner + leaf_outer})")
 check(leaf_inner >= 0.05 * total, f"hotLoopInner is named as a leaf ({leaf_inner})")
-check(named >= 0.9 * total, f">= 90% of the leaves are named ({named})")
+check(named >= 0.8 * total, f">= 80% of the leaves are named ({named})")
 check(summary["jit_maps_read"] >= 1, "a perf map was read")
 check(summary["jit_resolved"] >= 2, "locations were named from a perf map")
 sys.exit(0 if ok else 1)

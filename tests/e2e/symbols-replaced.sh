@@ -52,7 +52,7 @@ wait "$pa" || fail "perfagent (or its timeout) failed, see above"
 
 e2e_check --profiles "$TEST_TMP/out2" --summary "$TEST_TMP/summary2.json" \
 	--select pid="$wl" --where executable="$wl_path" --name "exited, replaced binary" \
-	--min-samples 30 --absent spin_alpha --absent spin_beta --absent spin_gamma \
+	--min-samples 10 --absent spin_alpha --absent spin_beta --absent spin_gamma \
 	--absent dispatch --absent run --absent burn_a --absent burn_b --absent burn_c ||
 	fail "exited-and-replaced checks (see above)"
 "$TESTS_PYTHON" - "$TEST_TMP/summary2.json" <<'PY' || fail "the replacement was not detected"

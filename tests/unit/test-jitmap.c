@@ -4,7 +4,8 @@
  * unfinished lines skipped), later lines superseding earlier ones, overlaps cut at the next
  * start; and the per-process cache over a fake /proc written here: the map is found under
  * the process's root by its namespace pid (NSpid's last field), read again when it grows,
- * kept after the process is gone, and replaced when another file appears (pid reuse).
+ * also after the process is gone (through the file held open), and replaced when another
+ * file appears (pid reuse).
  */
 #include "config.h"
 
@@ -98,11 +99,14 @@ static void test_cache(void)
 	CHECK_STREQ(jitmaps_lookup(c, 4242, 0x20000), "jsB");
 	CHECK_STREQ(jitmaps_lookup(c, 4242, 0x10000), "jsA");
 
-	/* The process is gone: what was read stays. */
+	/* The process is gone (no status, no way to its root) after writing one more line: the
+	 * file held open is read again. */
+	CHECK(write_text(path, "a", "28000 100 jsLast\n") == 0);
 	snprintf(path, sizeof(path), "%s/4242/status", tmp);
 	CHECK(unlink(path) == 0);
 	jitmaps_begin_round(c);
 	CHECK_STREQ(jitmaps_lookup(c, 4242, 0x20000), "jsB");
+	CHECK_STREQ(jitmaps_lookup(c, 4242, 0x28000), "jsLast");
 
 	/* The pid is reused by a process in our namespace with another map. */
 	CHECK(write_text(path, "w", "Name:\tjava\nNSpid:\t4242\n") == 0);
@@ -113,7 +117,7 @@ static void test_cache(void)
 	CHECK(jitmaps_lookup(c, 4242, 0x20000) == NULL);
 
 	jitmaps_get_stats(c, &st);
-	CHECK_EQ_U64(st.maps_read, 3);
+	CHECK_EQ_U64(st.maps_read, 4);
 	CHECK_EQ_U64(st.symbols, 1);
 	CHECK(st.bytes > 0);
 	jitmaps_free(c);
