@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -145,6 +146,20 @@ static bool find_debug_file(const struct elfcfi_info *info, const char *path, co
 	return false;
 }
 
+/*
+ * Reads the ELF info of path when it is the file that was mapped (same inode as the mapping
+ * record): a binary deleted and replaced on disk must not lend its CFI to the old build.
+ */
+static int read_info_checked(const struct cfi_binary *b, const char *path,
+			     struct elfcfi_info *info)
+{
+	struct stat st;
+
+	if (b->ino && (stat(path, &st) < 0 || (uint64_t)st.st_ino != b->ino))
+		return -ESTALE;
+	return elfcfi_read_info(path, info);
+}
+
 static int load_entry(struct cfistore *s, struct cfi_binary *b)
 {
 	char path[PATH_MAX], root[64], dbg[PATH_MAX];
@@ -158,11 +173,11 @@ static int load_entry(struct cfistore *s, struct cfi_binary *b)
 	if (is_vdso && s->vdso_fd < 0)
 		return -ENOENT;
 	entry_path(s, b, path, sizeof(path), true);
-	r = elfcfi_read_info(path, &info);
+	r = is_vdso ? elfcfi_read_info(path, &info) : read_info_checked(b, path, &info);
 	if (r < 0 && !is_vdso) {
 		/* The process is gone or its root is not ours to enter: try the host's file. */
 		entry_path(s, b, path, sizeof(path), false);
-		r = elfcfi_read_info(path, &info);
+		r = read_info_checked(b, path, &info);
 	}
 	if (r < 0)
 		return r;

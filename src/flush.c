@@ -11,8 +11,9 @@
  * disk since it was mapped, and the process may have exited. While the process lives,
  * /proc/PID/map_files/START-END is the very file it mapped (deleted or not); otherwise its
  * path through /proc/PID/root, then on the host. Whatever is opened must have the inode the
- * mapping was made from (MMAP2's ino), else it is a different build now at that path: the
- * mapping stays unnamed (counted as mismatched) rather than named wrongly. A file opened
+ * mapping was made from (MMAP2's ino) and, opened by path, no mtime after the mapping's
+ * time, else it is a different build now at that path: the mapping stays unnamed (counted
+ * as mismatched) rather than named wrongly. A file opened
  * once stays pinned (referenced) while windows keep showing it, so samples taken after the
  * process exited or the file was replaced still resolve. Code without a file ([anon],
  * memfd) and addresses no symbol covers are looked up in the process's JIT perf map; the
@@ -50,7 +51,7 @@
 #define PIN_WINDOWS 6     /* ... while seen in one of this many last windows */
 #define JITMAPS_BYTES (128u << 20)
 /* Clock granularity of inode times (a jiffy on some filesystems) and clock skew. */
-#define CTIME_SLACK_NS (20 * 1000000ull)
+#define MTIME_SLACK_NS (20 * 1000000ull)
 
 struct pin {
 	const char *path; /* interned by the process table; NULL = empty slot */
@@ -164,9 +165,10 @@ static void mismatched_add(struct flusher *f, const char *path)
 	f->sum.binaries_mismatched++;
 }
 
+/* perf names anonymous memory "//anon": a path, but of no file. */
 static bool is_file_path(const char *path)
 {
-	return path && path[0] == '/';
+	return path && path[0] == '/' && path[1] != '/';
 }
 
 static uint64_t pin_hash(const struct profile_mapping *m)
@@ -239,7 +241,7 @@ static void pins_expire(struct flusher *f)
 /*
  * Opens path and checks that it is the file the mapping was made from: the same inode as the
  * MMAP2 record (0 when unknown, e.g. a mapping read from /proc without one) and, opened by
- * path, no newer than the mapping. Returns the fd,
+ * path, not written since the mapping was made. Returns the fd,
  * -ESTALE for another file now at that path, or -errno.
  */
 static int open_mapped_file(const char *path, const struct profile_mapping *m, bool by_path)
@@ -258,14 +260,16 @@ static int open_mapped_file(const char *path, const struct profile_mapping *m, b
 		return -ESTALE;
 	}
 	/*
-	 * A file created (or whose inode changed) after the mapping was made is not the mapped
-	 * one even with the same inode number: filesystems reuse the number of a deleted file at
-	 * once. (chmod after mapping also trips this: the frames then stay unnamed, not wrong.)
-	 * Not for map_files: that is the mapped file itself, whose ctime unlinking changed.
+	 * A file written after the mapping was made is not the mapped one even with the same
+	 * inode number: filesystems reuse the number of a deleted file at once. mtime, not
+	 * ctime: chmod, chown and hard links change ctime, not the contents. (A replacement that
+	 * keeps an older mtime, cp -p or a package, on a reused inode of a process that exited
+	 * before its first window was flushed, is not caught.) Not for map_files: that is the
+	 * mapped file itself.
 	 */
 	if (by_path && m->mapped_real_ns &&
-	    (uint64_t)st.st_ctim.tv_sec * NSEC_PER_SEC + (uint64_t)st.st_ctim.tv_nsec >
-		    m->mapped_real_ns + CTIME_SLACK_NS) {
+	    (uint64_t)st.st_mtim.tv_sec * NSEC_PER_SEC + (uint64_t)st.st_mtim.tv_nsec >
+		    m->mapped_real_ns + MTIME_SLACK_NS) {
 		close(fd);
 		return -ESTALE;
 	}

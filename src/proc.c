@@ -420,6 +420,12 @@ static int scan_mapping(void *userdata, const struct maps_entry *e)
 		.ino = e->inode,
 		.maj = e->dev_major,
 		.min = e->dev_minor,
+		/*
+		 * When it was mapped is unknown, but not after now: a file at the path written
+		 * later is not this one. A file already deleted was mapped before whatever is
+		 * at its path now: 1 (boot) rejects every file written since.
+		 */
+		.mapped_mono_ns = e->deleted ? 1 : now_monotonic_ns(),
 		.path = intern_path(c->t, e->path[0] ? e->path : "[anon]"),
 	};
 	(void)proc_add_mapping(c->t, c->p, &m);

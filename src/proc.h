@@ -27,7 +27,7 @@ struct proc_mapping {
 	uint64_t pgoff;      /* file offset of start */
 	uint64_t ino;
 	uint32_t maj, min;
-	uint64_t mapped_mono_ns; /* when the MMAP2 record was taken, 0 when read from /proc */
+	uint64_t mapped_mono_ns; /* MMAP2 record time; for one read from /proc, the read's time */
 	const char *path; /* interned; pseudo names like "[vdso]" kept as is */
 	void *bin;        /* the binary's handle from proc_binary_ops.ref, may be NULL */
 };

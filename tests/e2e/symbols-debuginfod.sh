@@ -48,7 +48,7 @@ run_perfagent 60 "$TEST_TMP/perfagent.log" -F 199 -d 7 -i 2 -o "$TEST_TMP/out" \
 	--debuginfod-url "$url" --summary-json "$TEST_TMP/summary.json" &
 pa=$!
 e2e_track "$pa"
-sleep 0.5
+e2e_wait_sampling "$TEST_TMP/perfagent.log"
 "$exe" 5 &
 wl=$!
 wait "$wl" || fail "the stripped workload exited with $?"
@@ -72,7 +72,7 @@ run_perfagent 60 "$TEST_TMP/perfagent2.log" -F 199 -d 5 -i 2 -o "$TEST_TMP/out2"
 	--debuginfod-url "$url" --debuginfod-timeout 5 --summary-json "$TEST_TMP/summary2.json" &
 pa=$!
 e2e_track "$pa"
-sleep 0.5
+e2e_wait_sampling "$TEST_TMP/perfagent2.log"
 "$exe" 3 &
 wl=$!
 wait "$wl" || fail "the stripped workload exited with $?"

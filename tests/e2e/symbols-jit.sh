@@ -18,7 +18,7 @@ run_perfagent 60 "$TEST_TMP/perfagent.log" -F 199 -d 8 -i 2 -o "$TEST_TMP/out" \
 	--summary-json "$TEST_TMP/summary.json" &
 pa=$!
 e2e_track "$pa"
-sleep 1
+e2e_wait_sampling "$TEST_TMP/perfagent.log"
 node --perf-basic-prof "$top_srcdir/tests/e2e/jit-workload.js" 5 >"$TEST_TMP/node.out" &
 wl=$!
 wait "$wl" || fail "node exited with $?"

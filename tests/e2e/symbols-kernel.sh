@@ -15,7 +15,7 @@ exe=$(workload syscalls) || exit 99
 run_perfagent 60 "$TEST_TMP/perfagent.log" -F 499 -d 5 -i 5 -o "$TEST_TMP/out" &
 pa=$!
 e2e_track "$pa"
-sleep 0.5
+e2e_wait_sampling "$TEST_TMP/perfagent.log"
 "$exe" 3 &
 wl=$!
 wait "$wl" || fail "workload-syscalls exited with $?"

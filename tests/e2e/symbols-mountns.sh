@@ -16,7 +16,7 @@ mkdir "$mnt" || exit 99
 run_perfagent 60 "$TEST_TMP/perfagent.log" -F 199 -d 7 -i 2 -o "$TEST_TMP/out" &
 pa=$!
 e2e_track "$pa"
-sleep 0.5
+e2e_wait_sampling "$TEST_TMP/perfagent.log"
 unshare -m sh -c 'mount -t tmpfs perfagent-test "$1" && cp "$2" "$1/wl-ns" && exec "$1/wl-ns" 4' \
 	sh "$mnt" "$exe" &
 wl=$!

@@ -23,7 +23,7 @@ echo "== replaced while running"
 run_perfagent 60 "$TEST_TMP/perfagent.log" -F 199 -d 8 -i 2 -o "$TEST_TMP/out" &
 pa=$!
 e2e_track "$pa"
-sleep 0.5
+e2e_wait_sampling "$TEST_TMP/perfagent.log"
 "$wl_path" 6 &
 wl=$!
 sleep 2
@@ -43,7 +43,7 @@ run_perfagent 60 "$TEST_TMP/perfagent2.log" -F 199 -d 5 -i 5 -o "$TEST_TMP/out2"
 	--summary-json "$TEST_TMP/summary2.json" &
 pa=$!
 e2e_track "$pa"
-sleep 0.5
+e2e_wait_sampling "$TEST_TMP/perfagent2.log"
 "$wl_path" 1 &
 wl=$!
 wait "$wl" || fail "the workload exited with $?"
