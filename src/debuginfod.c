@@ -42,7 +42,7 @@ enum dbg_state {
 struct dbg_entry {
 	enum dbg_state state;
 	char id[BUILD_ID_HEX_MAX];
-	char *path;           /* DBG_FOUND */
+	char *path;	      /* DBG_FOUND */
 	uint64_t retry_at_ns; /* DBG_MISSED: asked again from then on */
 };
 

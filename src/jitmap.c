@@ -51,10 +51,10 @@ struct jit_entry {
 	uint32_t pid; /* 0 = empty slot */
 	uint32_t nspid;
 	uint64_t dev, ino, size;
-	uint64_t round;     /* last round the file was checked */
+	uint64_t round;	    /* last round the file was checked */
 	uint64_t last_used; /* round of the last lookup, for eviction */
 	struct jitmap *map; /* NULL: no map (yet) */
-	int fd;             /* the map file, kept open to read it again after the process exits */
+	int fd;		    /* the map file, kept open to read it again after the process exits */
 };
 
 struct jitmaps {
@@ -77,8 +77,9 @@ static int parse_hex(const char **p, uint64_t *ret)
 	for (; isxdigit((unsigned char)*s); s++, digits++) {
 		if (digits >= 16)
 			return -ERANGE;
-		v = v << 4 | (uint64_t)(isdigit((unsigned char)*s) ? *s - '0'
-								   : (tolower((unsigned char)*s) - 'a' + 10));
+		v = v << 4 | (uint64_t)(isdigit((unsigned char)*s)
+						? *s - '0'
+						: (tolower((unsigned char)*s) - 'a' + 10));
 	}
 	if (digits == 0)
 		return -EINVAL;
@@ -194,7 +195,7 @@ static int jitmap_finish(struct jit_builder *b, struct jitmap *m)
 /* Reads the whole file from its start; fd stays open (the stream reads a duplicate). */
 static int jitmap_load_fd(int fd, struct jitmap **ret, bool *ret_truncated)
 {
-	struct jit_builder b = { 0 };
+	struct jit_builder b = {0};
 	struct jitmap *m = NULL;
 	size_t cap = 0, total = 0;
 	char *line = NULL;
@@ -493,7 +494,7 @@ static struct jit_entry *entry_get(struct jitmaps *c, uint32_t pid)
 		if (!evict_one(c, false))
 			return NULL;
 	}
-	c->slots[i] = (struct jit_entry){ .pid = pid, .fd = -1 };
+	c->slots[i] = (struct jit_entry){.pid = pid, .fd = -1};
 	c->n_entries++;
 	return &c->slots[i];
 }

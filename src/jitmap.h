@@ -28,13 +28,13 @@ struct jitmap;
 struct jitmaps;
 
 struct jitmaps_stats {
-	uint64_t maps_read;   /* files (re)read */
-	uint64_t symbols;     /* symbols held now */
-	uint64_t lookups;     /* addresses looked up */
-	uint64_t resolved;    /* ... that a map named */
-	uint64_t truncated;   /* files larger than JITMAP_MAX_FILE_BYTES, read in part */
+	uint64_t maps_read; /* files (re)read */
+	uint64_t symbols;   /* symbols held now */
+	uint64_t lookups;   /* addresses looked up */
+	uint64_t resolved;  /* ... that a map named */
+	uint64_t truncated; /* files larger than JITMAP_MAX_FILE_BYTES, read in part */
 	uint64_t evictions;
-	size_t bytes;         /* memory held now */
+	size_t bytes; /* memory held now */
 };
 
 /* Parses a perf map file. Returns 0 or -errno (-ENOENT when there is no such file). */

@@ -32,7 +32,7 @@ static int find_vdso(void *ctx, const struct maps_entry *e)
 
 int vdso_image_memfd(void)
 {
-	struct vdso_range v = { 0 };
+	struct vdso_range v = {0};
 	unsigned long ehdr = getauxval(AT_SYSINFO_EHDR);
 	int fd;
 
