@@ -18,15 +18,14 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/auxv.h>
-#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cfistore.h"
 #include "elfcfi.h"
-#include "maps.h"
 #include "util.h"
+#include "vdso.h"
 
 #define BUCKETS 4096 /* power of two */
 #define SHARED_MAX 8192
@@ -94,41 +93,6 @@ static uint64_t key_hash(const char *path, uint32_t maj, uint32_t min, uint64_t 
 			((uint64_t)maj << 32) | min);
 }
 
-/* A copy of this process's vDSO in a memfd, so the loader can read it like any file. */
-struct vdso_range {
-	uint64_t start, end;
-};
-
-static int find_vdso(void *ctx, const struct maps_entry *e)
-{
-	struct vdso_range *v = ctx;
-
-	if (strcmp(e->path, "[vdso]") == 0) {
-		v->start = e->start;
-		v->end = e->end;
-	}
-	return 0;
-}
-
-static int vdso_memfd(void)
-{
-	struct vdso_range v = { 0 };
-	unsigned long ehdr = getauxval(AT_SYSINFO_EHDR);
-	int fd;
-
-	if (!ehdr || maps_read(getpid(), NULL, find_vdso, &v) < 0 || v.start != ehdr)
-		return -ENOENT;
-	fd = memfd_create("perfagent-vdso", MFD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, (const void *)(uintptr_t)v.start, v.end - v.start) !=
-	    (ssize_t)(v.end - v.start)) {
-		close(fd);
-		return -EIO;
-	}
-	return fd;
-}
-
 /* ---- loader thread ---- */
 
 static struct shared_table *shared_find_locked(struct cfistore *s, const struct elfcfi_info *info)
@@ -182,6 +146,20 @@ static bool find_debug_file(const struct elfcfi_info *info, const char *path, co
 	return false;
 }
 
+/*
+ * Reads the ELF info of path when it is the file that was mapped (same inode as the mapping
+ * record): a binary deleted and replaced on disk must not lend its CFI to the old build.
+ */
+static int read_info_checked(const struct cfi_binary *b, const char *path,
+			     struct elfcfi_info *info)
+{
+	struct stat st;
+
+	if (b->ino && (stat(path, &st) < 0 || (uint64_t)st.st_ino != b->ino))
+		return -ESTALE;
+	return elfcfi_read_info(path, info);
+}
+
 static int load_entry(struct cfistore *s, struct cfi_binary *b)
 {
 	char path[PATH_MAX], root[64], dbg[PATH_MAX];
@@ -195,11 +173,11 @@ static int load_entry(struct cfistore *s, struct cfi_binary *b)
 	if (is_vdso && s->vdso_fd < 0)
 		return -ENOENT;
 	entry_path(s, b, path, sizeof(path), true);
-	r = elfcfi_read_info(path, &info);
+	r = is_vdso ? elfcfi_read_info(path, &info) : read_info_checked(b, path, &info);
 	if (r < 0 && !is_vdso) {
 		/* The process is gone or its root is not ours to enter: try the host's file. */
 		entry_path(s, b, path, sizeof(path), false);
-		r = elfcfi_read_info(path, &info);
+		r = read_info_checked(b, path, &info);
 	}
 	if (r < 0)
 		return r;
@@ -307,7 +285,7 @@ struct cfistore *cfistore_new(enum puw_arch arch, size_t max_bytes, uint32_t max
 	pthread_cond_init(&s->cond, NULL);
 	pthread_cond_init(&s->idle_cond, NULL);
 	/* The vDSO of the host's architecture only: a cross-arch store has none. */
-	s->vdso_fd = arch == puw_arch_host() ? vdso_memfd() : -ENOENT;
+	s->vdso_fd = arch == puw_arch_host() ? vdso_image_memfd() : -ENOENT;
 	if (pthread_create(&s->thread, NULL, loader_thread, s) != 0) {
 		cfistore_free(s);
 		return NULL;

@@ -7,6 +7,18 @@
  * A mapping gets has_functions only when every one of its locations was named, so a
  * backend or `go tool pprof` can still symbolize the rest from the build-id and address.
  *
+ * Which file a mapping's symbols come from: the file may have been deleted or replaced on
+ * disk since it was mapped, and the process may have exited. While the process lives,
+ * /proc/PID/map_files/START-END is the very file it mapped (deleted or not); otherwise its
+ * path through /proc/PID/root, then on the host. Whatever is opened must have the inode the
+ * mapping was made from (MMAP2's ino) and, opened by path, no mtime after the mapping's
+ * time, else it is a different build now at that path: the mapping stays unnamed (counted
+ * as mismatched) rather than named wrongly. A file opened
+ * once stays pinned (referenced) while windows keep showing it, so samples taken after the
+ * process exited or the file was replaced still resolve. Code without a file ([anon],
+ * memfd) and addresses no symbol covers are looked up in the process's JIT perf map; the
+ * [vdso] in the agent's own vDSO image.
+ *
  * The run-wide summary (hottest functions, distinct processes) is kept in bounded tables
  * owned by this thread and read under the lock once the thread is done.
  */
@@ -16,21 +28,38 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "flush.h"
+#include "jitmap.h"
 #include "log.h"
 #include "pprof.h"
 #include "puw.h"
 #include "symbolize.h"
 #include "util.h"
+#include "vdso.h"
 
 #define HOT_SLOTS 65536u    /* distinct leaf functions remembered for the summary */
 #define PID_SLOTS 262144u   /* distinct pids counted for the summary */
 #define FAILED_SLOTS 16384u /* distinct unreadable files counted for the summary */
 #define SYMCACHE_BYTES (256u << 20)
 #define NAMES_BYTES (32u << 20)
+#define PIN_SLOTS 8192u   /* files kept open (as symbol tables) across windows */
+#define PIN_WINDOWS 6     /* ... while seen in one of this many last windows */
+#define JITMAPS_BYTES (128u << 20)
+/* Clock granularity of inode times (a jiffy on some filesystems) and clock skew. */
+#define MTIME_SLACK_NS (20 * 1000000ull)
+
+struct pin {
+	const char *path; /* interned by the process table; NULL = empty slot */
+	uint64_t ino;
+	uint32_t maj, min;
+	uint64_t last_seq;
+	struct sym_binary *bin; /* a reference */
+};
 
 struct hot_entry {
 	const char *name; /* interned in names */
@@ -55,6 +84,12 @@ struct flusher {
 	uint32_t n_hot;
 	uint32_t *pids;
 	const char **failed; /* interned paths of files that could not be read, by pointer */
+	const char **mismatched; /* interned paths of files replaced since they were mapped */
+	struct pin *pins;
+	uint32_t n_pins;
+	struct jitmaps *jit;
+	struct debuginfod_provider *dbg;
+	int vdso_fd;
 	struct flush_summary sum;
 	char marker_names[_PUW_STOP_MAX][40]; /* "[unwind: <stop reason>]" */
 };
@@ -115,26 +150,212 @@ static void failed_add(struct flusher *f, const char *path)
 	f->sum.binaries_failed++;
 }
 
-static bool is_file_path(const char *path)
+/* Counts a file whose inode is no longer the mapped one, once per path over the run. */
+static void mismatched_add(struct flusher *f, const char *path)
 {
-	return path && path[0] == '/';
+	uint64_t j;
+
+	for (j = hash_u64(HASH_INIT, (uintptr_t)path) & (FAILED_SLOTS - 1); f->mismatched[j];
+	     j = (j + 1) & (FAILED_SLOTS - 1))
+		if (f->mismatched[j] == path)
+			return;
+	if (f->sum.binaries_mismatched + 1 >= FAILED_SLOTS / 2)
+		return;
+	f->mismatched[j] = path;
+	f->sum.binaries_mismatched++;
 }
 
-/* Opens the binary behind a mapping: through the process's root first (containers). */
-static struct sym_binary *open_binary(struct flusher *f, const struct profile_mapping *m)
+/* perf names anonymous memory "//anon": a path, but of no file. */
+static bool is_file_path(const char *path)
+{
+	return path && path[0] == '/' && path[1] != '/';
+}
+
+static uint64_t pin_hash(const struct profile_mapping *m)
+{
+	return hash_u64(hash_u64(hash_u64(HASH_INIT, (uintptr_t)m->path), m->ino),
+			((uint64_t)m->maj << 32) | m->min);
+}
+
+static struct pin *pin_slot(struct flusher *f, const struct profile_mapping *m)
+{
+	uint64_t j;
+
+	for (j = pin_hash(m) & (PIN_SLOTS - 1); f->pins[j].path; j = (j + 1) & (PIN_SLOTS - 1)) {
+		const struct pin *p = &f->pins[j];
+
+		if (p->path == m->path && p->ino == m->ino && p->maj == m->maj && p->min == m->min)
+			break;
+	}
+	return &f->pins[j];
+}
+
+static void pin_add(struct flusher *f, const struct profile_mapping *m, struct sym_binary *b)
+{
+	struct pin *p;
+
+	if (f->n_pins + 1 >= PIN_SLOTS / 2)
+		return;
+	p = pin_slot(f, m);
+	if (p->path)
+		return;
+	*p = (struct pin){ .path = m->path, .ino = m->ino, .maj = m->maj, .min = m->min,
+			   .last_seq = f->seq, .bin = sym_binary_ref(b) };
+	f->n_pins++;
+}
+
+/* Releases the pins no window has shown for PIN_WINDOWS windows (rebuilds the table). */
+static void pins_expire(struct flusher *f)
+{
+	struct pin *old;
+	uint32_t n = 0;
+
+	for (uint32_t j = 0; j < PIN_SLOTS; j++)
+		if (f->pins[j].path && f->seq - f->pins[j].last_seq >= PIN_WINDOWS)
+			n++;
+	if (n == 0)
+		return;
+	old = malloc(PIN_SLOTS * sizeof(*old));
+	if (!old)
+		return;
+	memcpy(old, f->pins, PIN_SLOTS * sizeof(*old));
+	memset(f->pins, 0, PIN_SLOTS * sizeof(*old));
+	f->n_pins = 0;
+	for (uint32_t j = 0; j < PIN_SLOTS; j++) {
+		struct pin *p;
+
+		if (!old[j].path)
+			continue;
+		if (f->seq - old[j].last_seq >= PIN_WINDOWS) {
+			sym_binary_unref(old[j].bin);
+			continue;
+		}
+		p = pin_slot(f, &(struct profile_mapping){ .path = old[j].path, .ino = old[j].ino,
+							   .maj = old[j].maj, .min = old[j].min });
+		*p = old[j];
+		f->n_pins++;
+	}
+	free(old);
+}
+
+/*
+ * Opens path and checks that it is the file the mapping was made from: the same inode as the
+ * MMAP2 record (0 when unknown, e.g. a mapping read from /proc without one) and, opened by
+ * path, not written since the mapping was made. Returns the fd,
+ * -ESTALE for another file now at that path, or -errno.
+ */
+static int open_mapped_file(const char *path, const struct profile_mapping *m, bool by_path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -ENOEXEC;
+	}
+	if (m->ino && (uint64_t)st.st_ino != m->ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	/*
+	 * A file written after the mapping was made is not the mapped one even with the same
+	 * inode number: filesystems reuse the number of a deleted file at once. mtime, not
+	 * ctime: chmod, chown and hard links change ctime, not the contents. (A replacement that
+	 * keeps an older mtime, cp -p or a package, on a reused inode of a process that exited
+	 * before its first window was flushed, is not caught.) Not for map_files: that is the
+	 * mapped file itself.
+	 */
+	if (by_path && m->mapped_real_ns &&
+	    (uint64_t)st.st_mtim.tv_sec * NSEC_PER_SEC + (uint64_t)st.st_mtim.tv_nsec >
+		    m->mapped_real_ns + MTIME_SLACK_NS) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+/* The symbols of the file open as fd (closed here); NULL when unreadable. */
+static struct sym_binary *load_fd(struct flusher *f, int fd)
+{
+	struct sym_binary *b = NULL;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (symcache_get(f->syms, path, &b) < 0)
+		b = NULL;
+	close(fd);
+	return b;
+}
+
+/*
+ * The mapped file, found in the order given at the top of this file and checked to be the
+ * mapped inode. NULL when none could be read; *stale tells whether one had another inode.
+ */
+static struct sym_binary *load_mapped_file(struct flusher *f, const struct profile_mapping *m,
+					   bool *stale)
 {
 	char path[PATH_MAX];
-	struct sym_binary *b = NULL;
+	int fd;
 
+	/* map_files names the VMA by its exact range; a mapping cut by a later one has none. */
+	snprintf(path, sizeof(path), "/proc/%u/map_files/%" PRIx64 "-%" PRIx64, m->pid, m->start,
+		 m->end);
+	fd = open_mapped_file(path, m, false);
+	if (fd < 0) {
+		*stale |= fd == -ESTALE;
+		if (snprintf(path, sizeof(path), "/proc/%u/root%s", m->pid, m->path) <
+		    (int)sizeof(path))
+			fd = open_mapped_file(path, m, true);
+	}
+	if (fd < 0) {
+		*stale |= fd == -ESTALE;
+		/* The process is gone (or we cannot enter its root): try the host path. */
+		fd = open_mapped_file(m->path, m, true);
+		*stale |= fd == -ESTALE;
+	}
+	return fd >= 0 ? load_fd(f, fd) : NULL;
+}
+
+/* Opens the binary behind a mapping: pinned, the vDSO, or load_mapped_file(). */
+static struct sym_binary *open_binary(struct flusher *f, const struct profile_mapping *m)
+{
+	struct sym_binary *b = NULL;
+	bool stale = false;
+	struct pin *pin;
+
+	if (strcmp(m->path, "[vdso]") == 0) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", f->vdso_fd);
+		return f->vdso_fd >= 0 && symcache_get(f->syms, path, &b) == 0 ? b : NULL;
+	}
 	if (!is_file_path(m->path))
 		return NULL;
-	if (snprintf(path, sizeof(path), "/proc/%u/root%s", m->pid, m->path) < (int)sizeof(path) &&
-	    symcache_get(f->syms, path, &b) == 0)
+	pin = pin_slot(f, m);
+	if (pin->path) {
+		pin->last_seq = f->seq;
+		/* Its debug file was still on its way: the cache may build it better now. */
+		if (sym_binary_debug_pending(pin->bin) && (b = load_mapped_file(f, m, &stale))) {
+			sym_binary_unref(pin->bin);
+			pin->bin = sym_binary_ref(b);
+			return b;
+		}
+		return sym_binary_ref(pin->bin);
+	}
+	b = load_mapped_file(f, m, &stale);
+	if (b) {
+		pin_add(f, m, b);
 		return b;
-	/* The process is gone (or we cannot enter its root): the host path is the best guess. */
-	if (symcache_get(f->syms, m->path, &b) == 0)
-		return b;
-	failed_add(f, m->path);
+	}
+	log_debug("pid %u %s [%" PRIx64 "-%" PRIx64 ") ino %" PRIu64 ": %s", m->pid, m->path,
+		  m->start, m->end, m->ino,
+		  stale ? "replaced on disk since it was mapped" : "cannot be read");
+	if (stale)
+		mismatched_add(f, m->path);
+	else
+		failed_add(f, m->path);
 	return NULL;
 }
 
@@ -188,7 +409,7 @@ static int resolve(struct flusher *f, const struct profile_window *w, struct res
 			r->bins[i] = open_binary(f, m);
 			r->owned[i] = r->bins[i] != NULL;
 		}
-		r->all_named[i] = r->bins[i] != NULL;
+		r->all_named[i] = true;
 	}
 	free(first);
 	for (uint32_t i = 0; i < w->n_locations; i++) {
@@ -203,6 +424,12 @@ static int resolve(struct flusher *f, const struct profile_window *w, struct res
 
 			r->names[i] = sym_binary_lookup(r->bins[l->map], l->addr - m->start + m->pgoff,
 							NULL);
+		}
+		/* JIT code lives in anonymous (or memfd) mappings the runtime lists in its map. */
+		if (!r->names[i] && l->map < w->n_mappings && f->jit) {
+			r->names[i] = jitmaps_lookup(f->jit, w->mappings[l->map].pid, l->addr);
+			if (r->names[i])
+				f->sum.jit_resolved++;
 		}
 		if (!r->names[i] && l->map < w->n_mappings)
 			r->all_named[l->map] = false;
@@ -396,10 +623,18 @@ static void flush_window(struct flusher *f, struct profile_window *w)
 	if (w->samples == 0 && w->dropped == 0)
 		return; /* nothing sampled: no empty file */
 
+	pins_expire(f);
+	jitmaps_begin_round(f->jit);
 	r = resolve(f, w, &res);
 	if (r >= 0)
 		r = encode(f, w, &res, &buf, &len);
 	resolved_free(&res, w->n_mappings);
+	{
+		struct jitmaps_stats js;
+
+		jitmaps_get_stats(f->jit, &js);
+		f->sum.jit_maps_read = js.maps_read;
+	}
 	if (r < 0) {
 		log_error_errno(r, "encode the profile of window %" PRIu64 ": %m", f->seq);
 		f->sum.send_errors++;
@@ -470,6 +705,7 @@ int flusher_new(const struct flush_config *c, struct profile_window *spare, stru
 
 	if (!f)
 		return -ENOMEM;
+	f->vdso_fd = -1;
 	f->cfg = *c;
 	f->spare = spare;
 	for (int i = 0; i < _PUW_STOP_MAX; i++)
@@ -483,9 +719,26 @@ int flusher_new(const struct flush_config *c, struct profile_window *spare, stru
 	f->hot = calloc(HOT_SLOTS, sizeof(*f->hot));
 	f->pids = calloc(PID_SLOTS, sizeof(*f->pids));
 	f->failed = calloc(FAILED_SLOTS, sizeof(*f->failed));
-	if (!f->syms || !f->pb || !f->names || !f->hot || !f->pids || !f->failed) {
+	f->mismatched = calloc(FAILED_SLOTS, sizeof(*f->mismatched));
+	f->pins = calloc(PIN_SLOTS, sizeof(*f->pins));
+	f->jit = jitmaps_new(NULL, JITMAPS_BYTES);
+	f->vdso_fd = vdso_image_memfd();
+	if (!f->syms || !f->pb || !f->names || !f->hot || !f->pids || !f->failed ||
+	    !f->mismatched || !f->pins || !f->jit) {
 		flusher_free(f);
 		return -ENOMEM;
+	}
+	if (c->debuginfod_urls && c->debuginfod_urls[0]) {
+		r = debuginfod_provider_new(c->debuginfod_urls, c->debuginfod_timeout_s, 0, &f->dbg);
+		if (r < 0) {
+			flusher_free(f);
+			return log_error_errno(r, "start the debuginfod client for %s: %m",
+					       c->debuginfod_urls);
+		}
+		symcache_set_debug_provider(f->syms, debuginfod_provider_find, f->dbg);
+		f->sum.debuginfod = true;
+		log_info("debuginfod: debug files missing on this host are fetched from %s",
+			 c->debuginfod_urls);
 	}
 	r = pthread_create(&f->thread, NULL, flush_thread, f);
 	if (r != 0) {
@@ -533,13 +786,23 @@ void flusher_free(struct flusher *f)
 	profile_window_free(f->pending);
 	if (f->cfg.exporter.ops)
 		f->cfg.exporter.ops->free(f->cfg.exporter.ctx);
+	for (uint32_t j = 0; f->pins && j < PIN_SLOTS; j++)
+		if (f->pins[j].path)
+			sym_binary_unref(f->pins[j].bin);
+	free(f->pins);
 	symcache_free(f->syms);
+	/* After the cache: the provider's worker may still be in a fetch, which it abandons. */
+	debuginfod_provider_free(f->dbg);
+	jitmaps_free(f->jit);
+	if (f->vdso_fd >= 0)
+		close(f->vdso_fd);
 	ksyms_free(f->ksyms);
 	pprof_builder_free(f->pb);
 	strtab_free(f->names);
 	free(f->hot);
 	free(f->pids);
 	free(f->failed);
+	free(f->mismatched);
 	pthread_mutex_destroy(&f->lock);
 	pthread_cond_destroy(&f->cond);
 	free(f);
@@ -550,6 +813,8 @@ void flusher_get_summary(struct flusher *f, struct flush_summary *ret)
 	pthread_mutex_lock(&f->lock);
 	*ret = f->sum;
 	pthread_mutex_unlock(&f->lock);
+	if (f->dbg)
+		debuginfod_provider_get_stats(f->dbg, &ret->dbg);
 }
 
 size_t flusher_hottest(struct flusher *f, struct flush_hot *ret, size_t max)

@@ -11,9 +11,11 @@
 #ifndef PA_FLUSH_H
 #define PA_FLUSH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "debuginfod.h"
 #include "export.h"
 #include "profile.h"
 
@@ -22,6 +24,8 @@ struct flush_config {
 	const char *event_name;
 	struct exporter exporter; /* ownership taken */
 	const char *kallsyms_path; /* NULL = /proc/kallsyms */
+	const char *debuginfod_urls; /* NULL or "": no debuginfod */
+	unsigned debuginfod_timeout_s; /* 0 = the provider's default */
 };
 
 struct flush_hot {
@@ -38,6 +42,11 @@ struct flush_summary {
 	uint64_t processes; /* distinct pids over the run */
 	uint64_t binaries_failed; /* distinct files unreadable or corrupt, skipped */
 	int kernel_symbols;      /* 0 loaded, or -errno */
+	uint64_t binaries_mismatched; /* distinct files replaced on disk since they were mapped */
+	uint64_t jit_maps_read;       /* perf-PID.map files (re)read */
+	uint64_t jit_resolved;        /* locations named by a JIT map */
+	bool debuginfod;              /* a debuginfod provider is in use */
+	struct debuginfod_stats dbg;
 };
 
 struct flusher;

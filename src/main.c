@@ -50,6 +50,8 @@ struct options {
 	bool unwind_markers;
 	bool check_perf;
 	const char *summary_json;
+	const char *debuginfod_url;
+	uint32_t debuginfod_timeout_s;
 	char **cmd;
 };
 
@@ -85,6 +87,12 @@ static void usage(FILE *out)
 		"  -d, --duration SECONDS     stop after this long (default 0: until SIGINT or\n"
 		"                             SIGTERM; the partial window is written either way)\n"
 		"      --summary-json FILE    write the end-of-run summary as JSON to FILE\n"
+		"\n"
+		"Symbols:\n"
+		"      --debuginfod-url URLS  fetch debug files missing on this host from these\n"
+		"                             debuginfod servers (space-separated; default:\n"
+		"                             $DEBUGINFOD_URLS), in the background\n"
+		"      --debuginfod-timeout SECONDS  bound on one fetch (default 30)\n"
 		"\n"
 		"Other:\n"
 		"      --check-perf           check that the sampling events can be opened, exit\n"
@@ -124,6 +132,8 @@ enum {
 	OPT_SUMMARY_JSON,
 	OPT_CHECK_PERF,
 	OPT_LOG_LEVEL,
+	OPT_DEBUGINFOD_URL,
+	OPT_DEBUGINFOD_TIMEOUT,
 };
 
 /* Returns 1 to run, 0 to exit successfully (--help), or -EINVAL (already reported). */
@@ -143,6 +153,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "summary-json", required_argument, NULL, OPT_SUMMARY_JSON },
 		{ "check-perf", no_argument, NULL, OPT_CHECK_PERF },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "debuginfod-url", required_argument, NULL, OPT_DEBUGINFOD_URL },
+		{ "debuginfod-timeout", required_argument, NULL, OPT_DEBUGINFOD_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{}
@@ -234,6 +246,17 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_CHECK_PERF:
 			o->check_perf = true;
+			break;
+		case OPT_DEBUGINFOD_URL:
+			o->debuginfod_url = optarg;
+			break;
+		case OPT_DEBUGINFOD_TIMEOUT:
+			if (parse_u64(optarg, 1, 3600, &v) < 0) {
+				log_error("--debuginfod-timeout %s: expected seconds from 1 to 3600",
+					  optarg);
+				return -EINVAL;
+			}
+			o->debuginfod_timeout_s = (uint32_t)v;
 			break;
 		case OPT_LOG_LEVEL: {
 			enum log_level l;
@@ -383,6 +406,14 @@ static void print_summary(const struct options *o, const struct run_result *rr)
 	if (st->lost)
 		log_warn("%" PRIu64 " samples were lost in the kernel (rings full): lower "
 			 "--frequency or --stack-size, or raise --ring-size", st->lost);
+	if (rr->fs.binaries_mismatched)
+		log_warn("%" PRIu64 " binary files were replaced on disk after they were mapped and "
+			 "could not be read as mapped; their frames keep addresses",
+			 rr->fs.binaries_mismatched);
+	if (rr->fs.debuginfod)
+		log_info("debuginfod: %" PRIu64 " debug files fetched, %" PRIu64 " misses (%" PRIu64
+			 " errors), %" PRIu64 " still pending", rr->fs.dbg.fetched, rr->fs.dbg.misses,
+			 rr->fs.dbg.errors, rr->fs.dbg.pending);
 	if (rr->fs.binaries_failed)
 		log_info("%" PRIu64 " binary files could not be read for symbols (gone before the "
 			 "window closed, unreadable, or corrupt ELF); their frames keep addresses",
@@ -420,6 +451,16 @@ static int write_summary_json(const char *path, const struct options *o,
 	json_object_set_new(root, "binaries_failed",
 			    json_integer((json_int_t)rr->fs.binaries_failed));
 	json_object_set_new(root, "stop_reasons", stops);
+	json_object_set_new(
+		root, "symbols",
+		json_pack("{s:I, s:I, s:I, s:{s:b, s:I, s:I, s:I, s:I, s:I}}", "binaries_mismatched",
+			  (json_int_t)rr->fs.binaries_mismatched, "jit_maps_read",
+			  (json_int_t)rr->fs.jit_maps_read, "jit_resolved",
+			  (json_int_t)rr->fs.jit_resolved, "debuginfod", "enabled",
+			  rr->fs.debuginfod, "requests", (json_int_t)rr->fs.dbg.requests, "fetched",
+			  (json_int_t)rr->fs.dbg.fetched, "misses", (json_int_t)rr->fs.dbg.misses,
+			  "errors", (json_int_t)rr->fs.dbg.errors, "pending",
+			  (json_int_t)rr->fs.dbg.pending));
 	json_object_set_new(root, "unwind",
 			    json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "mode",
 				      o->unwind_mode == PUW_MODE_FP ? "fp" : "auto", "frames_cfi",
@@ -483,6 +524,11 @@ int main(int argc, char **argv)
 	r = parse_options(argc, argv, &o);
 	if (r <= 0)
 		return r == 0 ? 0 : 2;
+	/* libdebuginfod reads its servers from the environment; set it before any thread runs. */
+	if (o.debuginfod_url && setenv("DEBUGINFOD_URLS", o.debuginfod_url, 1) < 0) {
+		log_error_errno(-errno, "set DEBUGINFOD_URLS: %m");
+		return 1;
+	}
 	raise_nofile_limit();
 
 	sigemptyset(&mask);
@@ -532,6 +578,8 @@ int main(int argc, char **argv)
 	fc = (struct flush_config){
 		.frequency_hz = o.frequency_hz,
 		.event_name = sampler_event_name(s),
+		.debuginfod_urls = getenv("DEBUGINFOD_URLS"),
+		.debuginfod_timeout_s = o.debuginfod_timeout_s,
 	};
 	r = export_file_new(o.output_dir, &fc.exporter);
 	if (r < 0)

@@ -310,7 +310,7 @@ static const char *intern_path(struct proc_table *t, const char *path)
 
 void proc_table_mmap(struct proc_table *t, uint32_t pid, uint64_t start, uint64_t len,
 		     uint64_t pgoff, uint32_t maj, uint32_t min, uint64_t ino, uint32_t prot,
-		     const char *filename)
+		     const char *filename, uint64_t time_ns)
 {
 	struct proc *p = proc_table_lookup(t, pid);
 	struct proc_mapping m;
@@ -328,6 +328,7 @@ void proc_table_mmap(struct proc_table *t, uint32_t pid, uint64_t start, uint64_
 		.ino = ino,
 		.maj = maj,
 		.min = min,
+		.mapped_mono_ns = time_ns,
 		.path = intern_path(t, filename),
 	};
 	(void)proc_add_mapping(t, p, &m);
@@ -419,6 +420,12 @@ static int scan_mapping(void *userdata, const struct maps_entry *e)
 		.ino = e->inode,
 		.maj = e->dev_major,
 		.min = e->dev_minor,
+		/*
+		 * When it was mapped is unknown, but not after now: a file at the path written
+		 * later is not this one. A file already deleted was mapped before whatever is
+		 * at its path now: 1 (boot) rejects every file written since.
+		 */
+		.mapped_mono_ns = e->deleted ? 1 : now_monotonic_ns(),
 		.path = intern_path(c->t, e->path[0] ? e->path : "[anon]"),
 	};
 	(void)proc_add_mapping(c->t, c->p, &m);

@@ -27,6 +27,7 @@ struct proc_mapping {
 	uint64_t pgoff;      /* file offset of start */
 	uint64_t ino;
 	uint32_t maj, min;
+	uint64_t mapped_mono_ns; /* MMAP2 record time; for one read from /proc, the read's time */
 	const char *path; /* interned; pseudo names like "[vdso]" kept as is */
 	void *bin;        /* the binary's handle from proc_binary_ops.ref, may be NULL */
 };
@@ -84,10 +85,10 @@ const char *proc_table_thread_name(const struct proc_table *t, uint32_t tid);
 
 const struct proc_mapping *proc_find_mapping(const struct proc *p, uint64_t addr);
 
-/* The stream. Arguments are the record fields. */
+/* The stream. Arguments are the record fields (time: CLOCK_MONOTONIC ns). */
 void proc_table_mmap(struct proc_table *t, uint32_t pid, uint64_t start, uint64_t len,
 		     uint64_t pgoff, uint32_t maj, uint32_t min, uint64_t ino, uint32_t prot,
-		     const char *filename);
+		     const char *filename, uint64_t time_ns);
 void proc_table_comm(struct proc_table *t, uint32_t pid, uint32_t tid, const char *comm,
 		     bool exec);
 void proc_table_fork(struct proc_table *t, uint32_t pid, uint32_t ppid, uint32_t tid,

@@ -35,6 +35,7 @@ struct profile_mapping {
 	uint64_t start, end, pgoff;
 	uint64_t ino;
 	uint32_t maj, min;
+	uint64_t mapped_real_ns; /* when the file was mapped (CLOCK_REALTIME), 0 = unknown */
 	const char *path;
 };
 

@@ -717,6 +717,10 @@ static int64_t user_location(struct profile_window *w, const struct proc *p, uin
 		.ino = m->ino,
 		.maj = m->maj,
 		.min = m->min,
+		/* The window's two clocks give the realtime of the mapping, to compare with ctime. */
+		.mapped_real_ns = m->mapped_mono_ns && w->start_real_ns > w->start_mono_ns
+					  ? m->mapped_mono_ns + (w->start_real_ns - w->start_mono_ns)
+					  : 0,
 		.path = m->path,
 	};
 	map = profile_window_mapping(w, &pm);
@@ -856,7 +860,7 @@ static void handle_record(struct sampler *s, const struct perf_event_header *h,
 		if (r >= 0)
 			proc_table_mmap(s->procs, u.mmap2.id.pid, u.mmap2.addr, u.mmap2.len,
 					u.mmap2.pgoff, u.mmap2.maj, u.mmap2.min, u.mmap2.ino,
-					u.mmap2.prot, u.mmap2.filename);
+					u.mmap2.prot, u.mmap2.filename, u.mmap2.id.time);
 		break;
 	case PERF_RECORD_COMM:
 		r = record_parse_comm(&s->layout, h, &u.comm);

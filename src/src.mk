@@ -1,8 +1,8 @@
 # src/ — the daemon. Everything but main.c goes into a convenience library that the unit
 # tests link as well.
 PA_DEP_CFLAGS = $(LIBELF_CFLAGS) $(LIBDW_CFLAGS) $(ZLIB_CFLAGS) $(ZSTD_CFLAGS) \
-	$(JANSSON_CFLAGS) $(LIBCURL_CFLAGS)
-PA_DEP_LIBS = $(LIBELF_LIBS) $(ZLIB_LIBS) $(JANSSON_LIBS) $(PTHREAD_LIBS)
+	$(JANSSON_CFLAGS) $(LIBCURL_CFLAGS) $(LIBDEBUGINFOD_CFLAGS)
+PA_DEP_LIBS = $(LIBELF_LIBS) $(ZLIB_LIBS) $(JANSSON_LIBS) $(LIBDEBUGINFOD_LIBS) $(PTHREAD_LIBS)
 
 noinst_LIBRARIES += src/libperfagent.a
 src_libperfagent_a_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CFLAGS)
@@ -11,6 +11,9 @@ src_libperfagent_a_SOURCES = \
 	src/maps.c src/maps.h \
 	src/pprof.c src/pprof.h \
 	src/symbolize.c src/symbolize.h \
+	src/jitmap.c src/jitmap.h \
+	src/debuginfod.c src/debuginfod.h \
+	src/vdso.c src/vdso.h \
 	src/elfcfi.c src/elfcfi.h \
 	src/cfistore.c src/cfistore.h \
 	src/record.c src/record.h \

@@ -94,6 +94,7 @@ struct sym_binary {
 	struct sym_binary *next_by_id;
 	struct sym_binary *lru_prev; /* LRU links, valid only while refs == 0 */
 	struct sym_binary *lru_next;
+	bool debug_pending; /* built without the provider's debug file, which may still come */
 	size_t bytes; /* everything below plus the struct itself */
 
 	struct sym_load *loads;
@@ -113,6 +114,8 @@ struct symcache {
 	struct sym_binary *lru_head; /* unreferenced entries, least recently released first */
 	struct sym_binary *lru_tail;
 	struct symcache_stats stats;
+	sym_debug_provider_fn debug_fn;
+	void *debug_ctx;
 };
 
 /* A symbol while the table is built; name points into libelf's copy of the string table. */
@@ -589,11 +592,89 @@ static size_t add_entry_symbol(Elf *elf, const GElf_Ehdr *eh, struct raw_sym *ra
 }
 
 /*
+ * The .symtab of the debug file the cache's provider has for b's build-id (a separate debug
+ * file keeps the section addresses of the binary it was split from, and b->loads are the
+ * binary's). Returns 0 when b's table was built from it; -EAGAIN (b->debug_pending set) or
+ * another -errno when the caller should fall back to .dynsym.
+ */
+static int binary_build_from_debug_file(struct symcache *c, const GElf_Ehdr *binary_eh,
+					struct sym_binary *b)
+{
+	char path[4096], id[BUILD_ID_HEX_SIZE];
+	struct sec_range *secs = NULL;
+	struct raw_sym *raw = NULL;
+	Elf_Scn *scn = NULL, *symtab = NULL;
+	GElf_Shdr symtab_sh = {0};
+	Elf *elf = NULL;
+	size_t shnum, cap, entsize;
+	struct stat st;
+	int fd, r, n;
+
+	r = c->debug_fn(c->debug_ctx, b->build_id, path, sizeof(path));
+	b->debug_pending = r == -EAGAIN;
+	if (r < 0)
+		return r;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	r = -ENOEXEC;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		goto out;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf || elf_check_layout(elf, (uint64_t)st.st_size) < 0 ||
+	    elf_read_build_id(elf, id) < 0 || strcmp(id, b->build_id) != 0 ||
+	    elf_getshdrnum(elf, &shnum) < 0)
+		goto out; /* not the debug file of this build */
+	secs = calloc(shnum ? shnum : 1, sizeof(*secs));
+	if (!secs) {
+		r = -ENOMEM;
+		goto out;
+	}
+	while ((scn = elf_nextscn(elf, scn))) {
+		size_t idx = elf_ndxscn(scn);
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh) || idx >= shnum)
+			goto out;
+		/* .text is SHT_NOBITS in a debug file, but its address range is the binary's. */
+		if ((sh.sh_flags & SHF_ALLOC) && sh.sh_size && sh.sh_addr <= UINT64_MAX - sh.sh_size)
+			secs[idx] = (struct sec_range){sh.sh_addr, sh.sh_addr + sh.sh_size};
+		if (sh.sh_type == SHT_SYMTAB && !symtab) {
+			symtab = scn;
+			symtab_sh = sh;
+		}
+	}
+	entsize = gelf_fsize(elf, ELF_T_SYM, 1, EV_CURRENT);
+	if (!symtab || entsize == 0 || symtab_sh.sh_size / entsize >= INT32_MAX)
+		goto out;
+	cap = symtab_sh.sh_size / entsize;
+	raw = malloc((cap + 1) * sizeof(*raw));
+	if (!raw) {
+		r = -ENOMEM;
+		goto out;
+	}
+	n = collect_symbols(elf, symtab, &symtab_sh, b, secs, shnum, binary_eh->e_machine == EM_ARM,
+			    raw, cap);
+	if (n <= 0) {
+		r = n < 0 ? n : -ENOENT;
+		goto out;
+	}
+	n = (int)add_entry_symbol(elf, binary_eh, raw, (size_t)n, cap + 1);
+	r = binary_build_table(b, raw, (size_t)n);
+out:
+	free(raw);
+	free(secs);
+	elf_end(elf);
+	close(fd);
+	return r;
+}
+
+/*
  * Reads the PT_LOAD segments and the function symbols: those of .symtab, or of .dynsym when
  * .symtab has none. Linkers copy every dynamic symbol into .symtab too, so merging both would
  * only double the work; .dynsym matters for stripped binaries (distribution libraries).
  */
-static int binary_build(Elf *elf, struct sym_binary *b)
+static int binary_build(struct symcache *c, Elf *elf, struct sym_binary *b)
 {
 	Elf_Scn *scn = NULL, *symtab = NULL, *dynsym = NULL;
 	GElf_Shdr symtab_sh = {0}, dynsym_sh = {0};
@@ -659,6 +740,11 @@ static int binary_build(Elf *elf, struct sym_binary *b)
 			r = n;
 			goto out;
 		}
+	}
+	if (n == 0 && c->debug_fn && b->build_id[0]) {
+		r = binary_build_from_debug_file(c, &eh, b);
+		if (r >= 0 || r == -ENOMEM || r == -EFBIG) /* built, or failed while building */
+			goto out;
 	}
 	if (n == 0 && dynsym) {
 		n = collect_symbols(elf, dynsym, &dynsym_sh, b, secs, shnum, eh.e_machine == EM_ARM,
@@ -885,6 +971,35 @@ static void file_key_from_stat(const struct stat *st, struct file_key *k)
 	k->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
+void symcache_set_debug_provider(struct symcache *c, sym_debug_provider_fn fn, void *ctx)
+{
+	c->debug_fn = fn;
+	c->debug_ctx = ctx;
+}
+
+/*
+ * An entry built while its debug file was still being fetched is dropped from the cache
+ * once the provider has an answer, so that the caller builds it again (holders of the old
+ * entry keep it until they release it). Returns true when b was dropped.
+ */
+static bool cache_drop_if_debug_ready(struct symcache *c, struct sym_binary *b)
+{
+	char path[4096];
+
+	if (!b->debug_pending || c->debug_fn(c->debug_ctx, b->build_id, path, sizeof(path)) ==
+					 -EAGAIN)
+		return false;
+	cache_unlink(c, b);
+	c->stats.bytes -= b->bytes;
+	if (b->refs == 0) {
+		lru_remove(c, b);
+		binary_free(b);
+	} else {
+		b->cache = NULL; /* the last sym_binary_unref() frees it */
+	}
+	return true;
+}
+
 int symcache_get(struct symcache *c, const char *path, struct sym_binary **ret)
 {
 	char build_id[BUILD_ID_HEX_SIZE];
@@ -915,6 +1030,8 @@ int symcache_get(struct symcache *c, const char *path, struct sym_binary **ret)
 
 	file_key_from_stat(&st, &key);
 	b = cache_find_file(c, &key);
+	if (b && cache_drop_if_debug_ready(c, b))
+		b = NULL;
 	if (b) {
 		hit = true;
 		r = 0;
@@ -934,6 +1051,8 @@ int symcache_get(struct symcache *c, const char *path, struct sym_binary **ret)
 		goto out;
 	if (build_id[0]) {
 		b = cache_find_id(c, build_id);
+		if (b && cache_drop_if_debug_ready(c, b))
+			b = NULL;
 		if (b) {
 			hit = true;
 			goto out;
@@ -945,14 +1064,14 @@ int symcache_get(struct symcache *c, const char *path, struct sym_binary **ret)
 		r = -ENOMEM;
 		goto out;
 	}
-	r = binary_build(elf, b);
+	memcpy(b->build_id, build_id, sizeof(build_id));
+	r = binary_build(c, elf, b);
 	if (r < 0) {
 		binary_free(b);
 		b = NULL;
 		goto out;
 	}
 	b->fkey = key;
-	memcpy(b->build_id, build_id, sizeof(build_id));
 out:
 	elf_end(elf);
 	if (fd >= 0)
@@ -978,6 +1097,13 @@ out:
 	return 0;
 }
 
+struct sym_binary *sym_binary_ref(struct sym_binary *b)
+{
+	if (b)
+		b->refs++;
+	return b;
+}
+
 void sym_binary_unref(struct sym_binary *b)
 {
 	if (!b || b->refs == 0)
@@ -995,6 +1121,11 @@ void sym_binary_unref(struct sym_binary *b)
 void symcache_get_stats(const struct symcache *c, struct symcache_stats *ret)
 {
 	*ret = c->stats;
+}
+
+bool sym_binary_debug_pending(const struct sym_binary *b)
+{
+	return b && b->debug_pending;
 }
 
 const char *sym_binary_build_id(const struct sym_binary *b)

@@ -18,6 +18,7 @@
 #ifndef PA_SYMBOLIZE_H
 #define PA_SYMBOLIZE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,7 +44,23 @@ void symcache_free(struct symcache *c); /* accepts NULL; entries must all be rel
  */
 int symcache_get(struct symcache *c, const char *path, struct sym_binary **ret);
 void sym_binary_unref(struct sym_binary *b); /* accepts NULL */
+/* One more reference on an entry the caller holds a reference on. Returns b. */
+struct sym_binary *sym_binary_ref(struct sym_binary *b);
 void symcache_get_stats(const struct symcache *c, struct symcache_stats *ret);
+
+/*
+ * Debug file provider, asked for binaries without a .symtab: given the hex build-id, writes
+ * the path of a separate debug file into ret_path and returns 0, or returns -EAGAIN while the
+ * file is being fetched (the binary is then built from .dynsym and rebuilt at a later
+ * symcache_get() once the provider has an answer), or another -errno when there is none.
+ * Called on the cache's owner thread; must not block.
+ */
+typedef int (*sym_debug_provider_fn)(void *ctx, const char *build_id, char *ret_path,
+				     size_t size);
+void symcache_set_debug_provider(struct symcache *c, sym_debug_provider_fn fn, void *ctx);
+
+/* True when b was built without the debug file its provider is still fetching. */
+bool sym_binary_debug_pending(const struct sym_binary *b);
 
 /* Hex of the GNU build-id, or "" when the binary has none. Borrowed from b. */
 const char *sym_binary_build_id(const struct sym_binary *b);

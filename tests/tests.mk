@@ -30,7 +30,13 @@ tests_unit_test_ring_SOURCES = tests/unit/test-ring.c tests/unit/check.h src/rin
 tests_unit_test_ring_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ring_LDADD =
 
+check_PROGRAMS += tests/unit/test-jitmap
+tests_unit_test_jitmap_SOURCES = tests/unit/test-jitmap.c tests/unit/check.h src/jitmap.c
+tests_unit_test_jitmap_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_jitmap_LDADD =
+
 TESTS += \
+	tests/unit/test-jitmap \
 	tests/unit/test-unwind-fp \
 	tests/unit/test-maps \
 	tests/unit/test-pprof \

@@ -75,3 +75,13 @@ e2e_require() {
 	require_perf "$TEST_TMP/require"
 	require_protos
 }
+
+# e2e_wait_sampling LOG: wait (at most 30 s) until the daemon logging to LOG samples, so that
+# a workload started next is seen from its first instruction even when start-up is slow.
+e2e_wait_sampling() {
+	for _ in $(seq 300); do
+		grep -q ': profiling ' "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "perfagent did not start sampling within 30 s"
+}

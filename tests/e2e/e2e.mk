@@ -15,7 +15,9 @@ check_PROGRAMS += \
 	tests/e2e/workload-threads \
 	tests/e2e/workload-exec \
 	tests/e2e/workload-exits \
-	tests/e2e/workload-exitstatus
+	tests/e2e/workload-exitstatus \
+	tests/e2e/workload-syscalls \
+	tests/e2e/workload-exits-g
 
 tests_e2e_workload_shares_SOURCES = tests/e2e/workload-shares.c tests/e2e/workload.h
 tests_e2e_workload_shares_CFLAGS = $(E2E_WORKLOAD_CFLAGS)
@@ -43,6 +45,15 @@ tests_e2e_workload_exitstatus_SOURCES = tests/e2e/workload-exitstatus.c tests/e2
 tests_e2e_workload_exitstatus_CFLAGS = $(E2E_WORKLOAD_CFLAGS)
 tests_e2e_workload_exitstatus_LDFLAGS =
 
+tests_e2e_workload_syscalls_SOURCES = tests/e2e/workload-syscalls.c tests/e2e/workload.h
+tests_e2e_workload_syscalls_CFLAGS = $(E2E_WORKLOAD_CFLAGS)
+tests_e2e_workload_syscalls_LDFLAGS =
+
+# With DWARF: symbols-debuginfod.sh strips it and serves its debug file from a debuginfod.
+tests_e2e_workload_exits_g_SOURCES = tests/e2e/workload-exits.c tests/e2e/workload.h
+tests_e2e_workload_exits_g_CFLAGS = $(E2E_WORKLOAD_CFLAGS) -g
+tests_e2e_workload_exits_g_LDFLAGS = -Wl,--build-id
+
 # check-selftest.sh runs everywhere (no privileges); workloads-perf.sh needs perf(1); the
 # others need the daemon with perf privileges, and all but unprivileged.sh the protos.
 E2E_TESTS = \
@@ -55,12 +66,18 @@ E2E_TESTS = \
 	tests/e2e/exec.sh \
 	tests/e2e/exit-mid-window.sh \
 	tests/e2e/cfi-real.sh \
-	tests/e2e/unprivileged.sh
+	tests/e2e/unprivileged.sh \
+	tests/e2e/symbols-jit.sh \
+	tests/e2e/symbols-kernel.sh \
+	tests/e2e/symbols-debuginfod.sh \
+	tests/e2e/symbols-replaced.sh \
+	tests/e2e/symbols-mountns.sh
 
 dist_check_SCRIPTS += $(E2E_TESTS)
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += \
 	tests/e2e/e2e-lib.sh \
+	tests/e2e/jit-workload.js \
 	tests/lib/e2e_check.py \
 	tests/lib/e2e_check_selftest.py \
 	tests/lib/e2e_perf2json.py

@@ -16,7 +16,7 @@ exe=$(workload exits) || exit 99
 run_perfagent 60 "$TEST_TMP/perfagent.log" -F 199 -d 5 -i 5 -o "$TEST_TMP/out" &
 pa=$!
 e2e_track "$pa"
-sleep 1
+e2e_wait_sampling "$TEST_TMP/perfagent.log"
 "$exe" 1 &
 wl=$!
 wait "$wl" || fail "workload-exits exited with $?"
