@@ -38,6 +38,8 @@ struct flush_summary {
 	uint64_t processes; /* distinct pids over the run */
 	uint64_t binaries_failed; /* distinct files unreadable or corrupt, skipped */
 	int kernel_symbols;      /* 0 loaded, or -errno */
+	uint64_t overflow_samples; /* samples in the overflow series (cardinality guard) */
+	uint32_t max_series;     /* most series in one window */
 };
 
 struct flusher;
