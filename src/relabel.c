@@ -8,12 +8,15 @@
 #include "config.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <locale.h>
 #include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wctype.h>
 
 #include "relabel.h"
 #include "util.h"
@@ -430,6 +433,75 @@ static void md5(const uint8_t *msg, size_t len, uint8_t out[16])
 			out[4 * i + j] = (uint8_t)(h[i] >> (8 * j));
 }
 
+/*
+ * Go's strings.ToLower/ToUpper: rune by rune, simple case mappings (ß stays ß). The rune
+ * mapping comes from the C.UTF-8 locale's towlower_l/towupper_l; invalid UTF-8 bytes are
+ * copied as they are.
+ */
+static void change_case(const struct dstr *in, struct dstr *out, bool upper)
+{
+	static locale_t loc;
+	static bool tried;
+
+	if (!tried) {
+		loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+		tried = true;
+	}
+	out->n = 0;
+	out->buf[0] = '\0';
+	for (size_t i = 0; i < in->n;) {
+		const unsigned char *p = (const unsigned char *)in->buf + i;
+		uint32_t cp;
+		size_t len;
+		char enc[4];
+
+		if (p[0] < 0x80) {
+			cp = p[0];
+			len = 1;
+		} else if ((p[0] & 0xe0) == 0xc0 && i + 1 < in->n && (p[1] & 0xc0) == 0x80) {
+			cp = (uint32_t)(p[0] & 0x1f) << 6 | (p[1] & 0x3f);
+			len = 2;
+		} else if ((p[0] & 0xf0) == 0xe0 && i + 2 < in->n && (p[1] & 0xc0) == 0x80 &&
+			   (p[2] & 0xc0) == 0x80) {
+			cp = (uint32_t)(p[0] & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
+			len = 3;
+		} else if ((p[0] & 0xf8) == 0xf0 && i + 3 < in->n && (p[1] & 0xc0) == 0x80 &&
+			   (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80) {
+			cp = (uint32_t)(p[0] & 0x07) << 18 | (uint32_t)(p[1] & 0x3f) << 12 |
+			     (uint32_t)(p[2] & 0x3f) << 6 | (p[3] & 0x3f);
+			len = 4;
+		} else {
+			dstr_add(out, (const char *)p, 1);
+			i++;
+			continue;
+		}
+		if (loc)
+			cp = (uint32_t)(upper ? towupper_l((wint_t)cp, loc) : towlower_l((wint_t)cp, loc));
+		else if (cp < 0x80)
+			cp = (uint32_t)(upper ? toupper((int)cp) : tolower((int)cp));
+		if (cp < 0x80) {
+			enc[0] = (char)cp;
+			dstr_add(out, enc, 1);
+		} else if (cp < 0x800) {
+			enc[0] = (char)(0xc0 | cp >> 6);
+			enc[1] = (char)(0x80 | (cp & 0x3f));
+			dstr_add(out, enc, 2);
+		} else if (cp < 0x10000) {
+			enc[0] = (char)(0xe0 | cp >> 12);
+			enc[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+			enc[2] = (char)(0x80 | (cp & 0x3f));
+			dstr_add(out, enc, 3);
+		} else {
+			enc[0] = (char)(0xf0 | cp >> 18);
+			enc[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+			enc[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+			enc[3] = (char)(0x80 | (cp & 0x3f));
+			dstr_add(out, enc, 4);
+		}
+		i += len;
+	}
+}
+
 static void join_sources(const struct relabel_rule *r, const struct labelset *ls, struct dstr *d)
 {
 	d->n = 0;
@@ -480,15 +552,8 @@ static int apply_one(const struct relabel_rule *r, struct labelset *ls, pcre2_ma
 		return rc < 0 ? rc : 1;
 	case RA_LOWERCASE:
 	case RA_UPPERCASE:
-		for (size_t i = 0; i < val.n; i++) {
-			char c = val.buf[i];
-
-			if (r->action == RA_LOWERCASE && c >= 'A' && c <= 'Z')
-				val.buf[i] = (char)(c - 'A' + 'a');
-			if (r->action == RA_UPPERCASE && c >= 'a' && c <= 'z')
-				val.buf[i] = (char)(c - 'a' + 'A');
-		}
-		rc = labelset_set(ls, r->target_label, val.buf);
+		change_case(&val, &res, r->action == RA_UPPERCASE);
+		rc = labelset_set(ls, r->target_label, res.buf);
 		return rc < 0 ? rc : 1;
 	case RA_HASHMOD: {
 		uint8_t sum[16];
@@ -512,7 +577,10 @@ static int apply_one(const struct relabel_rule *r, struct labelset *ls, pcre2_ma
 		for (size_t i = 0; i < orig.n && rc >= 0; i++)
 			if (match(r->re, orig.v[i].name, md)) {
 				expand(r->re, md, orig.v[i].name, r->replacement, &res);
-				rc = labelset_set(ls, res.buf, orig.v[i].value);
+				/* An invalid name (e.g. empty) would make the whole set invalid
+				 * downstream: skip it, as replace skips an invalid target. */
+				if (label_name_valid(res.buf))
+					rc = labelset_set(ls, res.buf, orig.v[i].value);
 			}
 		labelset_done(&orig);
 		return rc < 0 ? rc : 1;
