@@ -217,8 +217,12 @@ void cgroup_main_path(const char *text, char *ret, size_t size)
 		}
 		line = nl ? nl + 1 : NULL;
 	}
-	/* A v2 "/" next to v1 controllers (hybrid) says nothing: prefer the v1 path then. */
-	if (cpu) {
+	/*
+	 * Parca's order (the v1 cpu controller, else the v2 path, else name=systemd), except
+	 * that a root path ("/") gives way to a more specific one: on hybrid hosts the v2
+	 * hierarchy is where systemd and the runtimes place tasks, while cpu may stay at "/".
+	 */
+	if (cpu && !(cpun == 1 && v2 && v2n > 1)) {
 		snprintf(ret, size, "%.*s", (int)cpun, cpu);
 	} else if (v2 && !(v2n == 1 && sd)) {
 		snprintf(ret, size, "%.*s", (int)v2n, v2);

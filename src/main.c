@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -71,6 +72,7 @@ struct options {
 	uint32_t max_series;
 	bool sidecar;
 	uint32_t print_labels_pid;
+	const char *kubelet_log_dir;
 };
 
 static void usage(FILE *out)
@@ -111,6 +113,8 @@ static void usage(FILE *out)
 		"      --label-cmdline        discover __meta_process_cmdline (may hold secrets)\n"
 		"      --max-series N         series per window; more go to one overflow series\n"
 		"                             (default %d)\n"
+		"      --kubelet-log-dir DIR  where pods' logs name their namespace, pod and\n"
+		"                             container: DIR/pods, DIR/containers (default /var/log)\n"
 		"      --print-labels PID     print the discovered and final labels of PID, exit\n"
 		"\n"
 		"Output:\n"
@@ -389,6 +393,12 @@ static int set_print_labels(void *ctx, const char *v)
 	return 0;
 }
 
+static int set_kubelet_log_dir(void *ctx, const char *v)
+{
+	((struct options *)ctx)->kubelet_log_dir = v;
+	return 0;
+}
+
 static int show_help(void *ctx, const char *v)
 {
 	usage(stdout);
@@ -431,6 +441,7 @@ static const struct opt_def option_table[] = {
 	{ "max-series", 0, OPT_NUMBER, false, false, set_max_series, "N" },
 	{ "sidecar", 0, OPT_FLAG, false, false, set_sidecar, NULL },
 	{ "print-labels", 0, OPT_NUMBER, false, true, set_print_labels, "PID" },
+	{ "kubelet-log-dir", 0, OPT_STRING, false, false, set_kubelet_log_dir, "DIR" },
 };
 
 /*
@@ -562,6 +573,8 @@ struct run_result {
 	const char *event;
 	struct sampler_binary_stops bstops[HOTTEST_SHOWN];
 	size_t n_bstops;
+	bool exact_cgroup;
+	double cpu_seconds; /* the agent's own user + system time */
 };
 
 static void print_summary(const struct options *o, const struct run_result *rr)
@@ -619,6 +632,13 @@ static void print_summary(const struct options *o, const struct run_result *rr)
 			      rr->hot[i].function);
 	if (rr->n_hot)
 		log_info("hottest: %s", line);
+	if (st->filtered || st->foreign || rr->fs.overflow_samples || st->label_evals)
+		log_info("targets and labels: %" PRIu64 " label decisions, %" PRIu64 " samples of "
+			 "non-target processes dropped before unwinding, %" PRIu64 " of other PID "
+			 "namespaces, %" PRIu64 " in the overflow series (at most %u series per "
+			 "window); agent CPU %.2f s",
+			 st->label_evals, st->filtered, st->foreign, rr->fs.overflow_samples,
+			 rr->fs.max_series, rr->cpu_seconds);
 	if (st->lost)
 		log_warn("%" PRIu64 " samples were lost in the kernel (rings full): lower "
 			 "--frequency or --stack-size, or raise --ring-size", st->lost);
@@ -659,6 +679,14 @@ static int write_summary_json(const char *path, const struct options *o,
 	json_object_set_new(root, "binaries_failed",
 			    json_integer((json_int_t)rr->fs.binaries_failed));
 	json_object_set_new(root, "stop_reasons", stops);
+	json_object_set_new(root, "targets",
+			    json_pack("{s:I, s:I, s:I, s:I, s:i, s:b, s:f}", "filtered",
+				      (json_int_t)rr->st.filtered, "foreign",
+				      (json_int_t)rr->st.foreign, "overflow_samples",
+				      (json_int_t)rr->fs.overflow_samples, "label_evaluations",
+				      (json_int_t)rr->st.label_evals, "max_series_per_window",
+				      (int)rr->fs.max_series, "exact_cgroup", rr->exact_cgroup,
+				      "agent_cpu_seconds", rr->cpu_seconds));
 	json_object_set_new(root, "unwind",
 			    json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "mode",
 				      o->unwind_mode == PUW_MODE_FP ? "fp" : "auto", "frames_cfi",
@@ -702,7 +730,7 @@ static int write_summary_json(const char *path, const struct options *o,
 static int setup_labels(struct options *o, const struct conffile *cf, struct labeler **ret,
 			bool *ret_kernel)
 {
-	static char hostname[256];
+	static char hostname[256], pods[PATH_MAX], containers[PATH_MAX];
 	struct labeler_config lc = { 0 };
 	struct target_rule *targets = NULL;
 	size_t n = 0, n_proc = 0;
@@ -710,6 +738,10 @@ static int setup_labels(struct options *o, const struct conffile *cf, struct lab
 
 	if (!o->node && gethostname(hostname, sizeof(hostname) - 1) == 0)
 		o->node = hostname;
+	if (o->kubelet_log_dir) {
+		snprintf(pods, sizeof(pods), "%s/pods", o->kubelet_log_dir);
+		snprintf(containers, sizeof(containers), "%s/containers", o->kubelet_log_dir);
+	}
 	targets = calloc(o->cgroups.n + (cf ? cf->n_targets : 0) + 1, sizeof(*targets));
 	if (!targets)
 		return -ENOMEM;
@@ -730,6 +762,8 @@ static int setup_labels(struct options *o, const struct conffile *cf, struct lab
 			.env_vars = o->env_vars.v,
 			.node = o->node,
 			.sidecar = o->sidecar,
+			.pods_log_dir = o->kubelet_log_dir ? pods : NULL,
+			.containers_log_dir = o->kubelet_log_dir ? containers : NULL,
 		},
 		.static_labels = &o->labels,
 		.relabel = cf ? cf->relabel : NULL,
@@ -1051,6 +1085,14 @@ int main(int argc, char **argv)
 	rr.n_cpus = sampler_n_cpus(s);
 	rr.event = sampler_event_name(s);
 	rr.n_bstops = sampler_binary_stops(s, rr.bstops, HOTTEST_SHOWN);
+	rr.exact_cgroup = sampler_exact_cgroup(s);
+	{
+		struct rusage ru;
+
+		if (getrusage(RUSAGE_SELF, &ru) == 0)
+			rr.cpu_seconds = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+					 (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	}
 	print_summary(&o, &rr);
 	ret = 0;
 	if (o.summary_json && write_summary_json(o.summary_json, &o, &rr) < 0)

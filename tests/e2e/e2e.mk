@@ -43,6 +43,12 @@ tests_e2e_workload_exitstatus_SOURCES = tests/e2e/workload-exitstatus.c tests/e2
 tests_e2e_workload_exitstatus_CFLAGS = $(E2E_WORKLOAD_CFLAGS)
 tests_e2e_workload_exitstatus_LDFLAGS =
 
+# Targets and labels: kernel cgroup selection, exact per-sample cgroups, the configuration
+# file, a Parca relabel example, sidecar mode (need root: cgroups, PID namespaces).
+TARGETS_E2E_TESTS = \
+	tests/e2e/cgroup-select.sh \
+	tests/e2e/cgroup-move.sh
+
 # check-selftest.sh runs everywhere (no privileges); workloads-perf.sh needs perf(1); the
 # others need the daemon with perf privileges, and all but unprivileged.sh the protos.
 E2E_TESTS = \
@@ -55,12 +61,14 @@ E2E_TESTS = \
 	tests/e2e/exec.sh \
 	tests/e2e/exit-mid-window.sh \
 	tests/e2e/cfi-real.sh \
-	tests/e2e/unprivileged.sh
+	tests/e2e/unprivileged.sh \
+	$(TARGETS_E2E_TESTS)
 
 dist_check_SCRIPTS += $(E2E_TESTS)
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += \
 	tests/e2e/e2e-lib.sh \
+	tests/e2e/cgroup-lib.sh \
 	tests/lib/e2e_check.py \
 	tests/lib/e2e_check_selftest.py \
 	tests/lib/e2e_perf2json.py

@@ -71,6 +71,10 @@ static void main_path(void)
 	cgroup_main_path("3:memory:/m\n1:name=systemd:/system.slice/s.service\n0::/\n", buf,
 			 sizeof(buf));
 	CHECK_STREQ(buf, "/system.slice/s.service");
+	/* hybrid: the task moved in the unified hierarchy only */
+	cgroup_main_path("4:cpu,cpuacct:/\n1:name=systemd:/\n0::/kubepods.slice/x.scope\n", buf,
+			 sizeof(buf));
+	CHECK_STREQ(buf, "/kubepods.slice/x.scope");
 	cgroup_main_path("", buf, sizeof(buf));
 	CHECK_STREQ(buf, "");
 }
