@@ -404,9 +404,16 @@ int conffile_load(const char *path, const struct opt_def *defs, size_t n_defs,
 	if (!root) {
 		const struct jpos *at = index_before(cf->pos, jerr.line, jerr.column);
 
-		/* A duplicate: jansson points past the key; name the key it complains of. */
-		log_error("%s:%d:%d: %s: %s", path, jerr.line, jerr.column,
-			  at ? at->path : "(top level)", jerr.text);
+		/*
+		 * Name the key being read. A duplicate is reported where its key starts (jansson
+		 * points past it); a syntax error where jansson stopped.
+		 */
+		if (at && strncmp(jerr.text, "duplicate object key", 20) == 0)
+			log_error("%s:%d:%d: %s: duplicate object key (a key may appear once)", path,
+				  at->line, at->col, at->path);
+		else
+			log_error("%s:%d:%d: %s: %s", path, jerr.line, jerr.column,
+				  at ? at->path : "(top level)", jerr.text);
 		free(text);
 		conffile_free(cf);
 		return -EINVAL;

@@ -680,13 +680,14 @@ static int write_summary_json(const char *path, const struct options *o,
 			    json_integer((json_int_t)rr->fs.binaries_failed));
 	json_object_set_new(root, "stop_reasons", stops);
 	json_object_set_new(root, "targets",
-			    json_pack("{s:I, s:I, s:I, s:I, s:i, s:b, s:f}", "filtered",
+			    json_pack("{s:I, s:I, s:I, s:I, s:i, s:b, s:f, s:I}", "filtered",
 				      (json_int_t)rr->st.filtered, "foreign",
 				      (json_int_t)rr->st.foreign, "overflow_samples",
 				      (json_int_t)rr->fs.overflow_samples, "label_evaluations",
 				      (json_int_t)rr->st.label_evals, "max_series_per_window",
 				      (int)rr->fs.max_series, "exact_cgroup", rr->exact_cgroup,
-				      "agent_cpu_seconds", rr->cpu_seconds));
+				      "agent_cpu_seconds", rr->cpu_seconds, "cgroup_records",
+				      (json_int_t)rr->st.cgroup_records));
 	json_object_set_new(root, "unwind",
 			    json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "mode",
 				      o->unwind_mode == PUW_MODE_FP ? "fp" : "auto", "frames_cfi",

@@ -1164,8 +1164,10 @@ static void handle_record(struct sampler *s, const struct perf_event_header *h,
 		break;
 	case PERF_RECORD_CGROUP:
 		r = record_parse_cgroup(&s->layout, h, &u.cgroup);
-		if (r >= 0 && s->cgroup_ids)
+		if (r >= 0 && s->cgroup_ids) {
 			cgroup_id_add(s, u.cgroup.cgroup, u.cgroup.path);
+			s->stats.cgroup_records++;
+		}
 		break;
 	default:
 		break; /* MMAP (no mmap2 fields), UNTHROTTLE, ...: nothing to do */

@@ -33,6 +33,13 @@ JSON
 run_perfagent 60 "$TEST_TMP/perfagent.log" --config "$TEST_TMP/config.json" -d 6 -i 2 \
 	-o "$TEST_TMP/out" --summary-json "$TEST_TMP/summary.json" &
 pa=$!
+# The 6 s start when sampling does (after the start-up scan): move at the middle of them.
+i=0
+until grep -q "profiling " "$TEST_TMP/perfagent.log" 2>/dev/null; do
+	i=$((i + 1))
+	[ "$i" -lt 300 ] || fail "perfagent did not start sampling within 30 s"
+	sleep 0.1
+done
 sleep 1
 mkdir "$CG_TOP/mv-b" || exit 99
 sleep 2
@@ -42,6 +49,8 @@ wait "$pa" || fail "perfagent exited with $?"
 
 [ "$(json_get "$TEST_TMP/summary.json" 's["targets"]["exact_cgroup"]')" = True ] ||
 	fail "this kernel did not take PERF_SAMPLE_CGROUP (Linux >= 5.7 expected here)"
+[ "$(json_get "$TEST_TMP/summary.json" 's["targets"]["cgroup_records"]')" -ge 1 ] ||
+	fail "no PERF_RECORD_CGROUP for the cgroup created while sampling"
 e2e_check --profiles "$TEST_TMP/out" --min-files 2 --summary "$TEST_TMP/summary.json" \
 	--select all --name "kept" --label-in pid="$w" \
 	--select pid="$w" --where cgroup_name=mv-a --name "before the move" --min-samples 150 \

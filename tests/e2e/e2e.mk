@@ -47,7 +47,8 @@ tests_e2e_workload_exitstatus_LDFLAGS =
 # file, a Parca relabel example, sidecar mode (need root: cgroups, PID namespaces).
 TARGETS_E2E_TESTS = \
 	tests/e2e/cgroup-select.sh \
-	tests/e2e/cgroup-move.sh
+	tests/e2e/cgroup-move.sh \
+	tests/e2e/config-file.sh
 
 # check-selftest.sh runs everywhere (no privileges); workloads-perf.sh needs perf(1); the
 # others need the daemon with perf privileges, and all but unprivileged.sh the protos.
