@@ -48,6 +48,7 @@ EXTRA_DIST += tests/lib/pprof_decode.py tests/lib/common.sh
 TESTS += tests/unit/pprof-decoders.sh
 
 include tests/e2e/e2e.mk
+EXTRA_DIST += tests/data/parca
 
 # Targets and labels: relabel conformance and cgroup path fixtures (tests/data/).
 check_PROGRAMS += tests/unit/test-relabel tests/unit/test-discover

@@ -48,7 +48,9 @@ tests_e2e_workload_exitstatus_LDFLAGS =
 TARGETS_E2E_TESTS = \
 	tests/e2e/cgroup-select.sh \
 	tests/e2e/cgroup-move.sh \
-	tests/e2e/config-file.sh
+	tests/e2e/config-file.sh \
+	tests/e2e/parca-relabel.sh \
+	tests/e2e/sidecar.sh
 
 # check-selftest.sh runs everywhere (no privileges); workloads-perf.sh needs perf(1); the
 # others need the daemon with perf privileges, and all but unprivileged.sh the protos.
