@@ -54,7 +54,8 @@ static void sc_adv(struct scanner *sc)
 
 static void sc_ws(struct scanner *sc)
 {
-	while (sc->s < sc->end && (*sc->s == ' ' || *sc->s == '\t' || *sc->s == '\n' || *sc->s == '\r'))
+	while (sc->s < sc->end &&
+	       (*sc->s == ' ' || *sc->s == '\t' || *sc->s == '\n' || *sc->s == '\r'))
 		sc_adv(sc);
 }
 
@@ -94,11 +95,21 @@ static bool sc_string(struct scanner *sc, char *out, size_t size)
 				return false;
 			c = *sc->s;
 			switch (c) {
-			case 'n': c = '\n'; break;
-			case 't': c = '\t'; break;
-			case 'r': c = '\r'; break;
-			case 'b': c = '\b'; break;
-			case 'f': c = '\f'; break;
+			case 'n':
+				c = '\n';
+				break;
+			case 't':
+				c = '\t';
+				break;
+			case 'r':
+				c = '\r';
+				break;
+			case 'b':
+				c = '\b';
+				break;
+			case 'f':
+				c = '\f';
+				break;
 			case 'u': {
 				unsigned v = 0;
 
@@ -106,14 +117,15 @@ static bool sc_string(struct scanner *sc, char *out, size_t size)
 					sc_adv(sc);
 					if (sc->s >= sc->end)
 						return false;
-					v = v * 16 + (unsigned)(*sc->s >= 'a' ? *sc->s - 'a' + 10 :
-								*sc->s >= 'A' ? *sc->s - 'A' + 10 :
-								*sc->s - '0');
+					v = v * 16 + (unsigned)(*sc->s >= 'a'	? *sc->s - 'a' + 10
+								: *sc->s >= 'A' ? *sc->s - 'A' + 10
+										: *sc->s - '0');
 				}
 				c = v < 0x80 ? (char)v : '?';
 				break;
 			}
-			default: break; /* \" \\ \/ */
+			default:
+				break; /* \" \\ \/ */
 			}
 		}
 		if (n + 1 < size)
@@ -236,7 +248,7 @@ static bool sc_value(struct scanner *sc, const char *path)
 
 static void index_build(const char *text, size_t len, struct jpos_index *idx)
 {
-	struct scanner sc = { .s = text, .end = text + len, .line = 1, .col = 1, .idx = idx };
+	struct scanner sc = {.s = text, .end = text + len, .line = 1, .col = 1, .idx = idx};
 
 	(void)sc_value(&sc, "");
 }
@@ -286,8 +298,9 @@ static const char *kind_name(enum opt_kind k)
 
 static bool value_fits(const json_t *v, enum opt_kind k)
 {
-	return k == OPT_FLAG ? json_is_boolean(v) : k == OPT_NUMBER ? json_is_integer(v)
-								    : json_is_string(v);
+	return k == OPT_FLAG	 ? json_is_boolean(v)
+	       : k == OPT_NUMBER ? json_is_integer(v)
+				 : json_is_string(v);
 }
 
 static int load_targets(struct conffile *cf, const json_t *arr)
@@ -301,16 +314,19 @@ static int load_targets(struct conffile *cf, const json_t *arr)
 	cf->targets = calloc(json_array_size(arr) + 1, sizeof(*cf->targets));
 	if (!cf->targets)
 		return -ENOMEM;
-	json_array_foreach(arr, i, e) {
-		static const char *const kinds[] = { "cgroup", "executable", "comm" };
+	json_array_foreach(arr, i, e)
+	{
+		static const char *const kinds[] = {"cgroup", "executable", "comm"};
 		const char *key;
 		json_t *v;
 		int n = 0;
 
 		snprintf(path, sizeof(path), "targets[%zu]", i);
 		if (!json_is_object(e))
-			return conf_error(cf, path, "expected an object such as {\"cgroup\": PATH}");
-		json_object_foreach(e, key, v) {
+			return conf_error(cf, path,
+					  "expected an object such as {\"cgroup\": PATH}");
+		json_object_foreach(e, key, v)
+		{
 			size_t k;
 			char kp[128];
 
@@ -319,16 +335,19 @@ static int load_targets(struct conffile *cf, const json_t *arr)
 				if (strcmp(key, kinds[k]) == 0)
 					break;
 			if (k == ARRAY_SIZE(kinds))
-				return conf_error(cf, kp, "unknown target key (expected cgroup, "
-							  "executable or comm)");
+				return conf_error(cf, kp,
+						  "unknown target key (expected cgroup, "
+						  "executable or comm)");
 			if (!json_is_string(v) || !json_string_value(v)[0])
 				return conf_error(cf, kp, "expected a non-empty string");
 			if (++n > 1)
-				return conf_error(cf, kp, "one key per target rule (rules are "
-							  "alternatives: write one object each)");
+				return conf_error(cf, kp,
+						  "one key per target rule (rules are "
+						  "alternatives: write one object each)");
 			if (k == TARGET_CGROUP && json_string_value(v)[0] != '/')
-				return conf_error(cf, kp, "expected an absolute cgroup directory such "
-							  "as /sys/fs/cgroup/system.slice/x.service");
+				return conf_error(cf, kp,
+						  "expected an absolute cgroup directory such "
+						  "as /sys/fs/cgroup/system.slice/x.service");
 			cf->targets[cf->n_targets].kind = (enum target_kind)k;
 			cf->targets[cf->n_targets].value = strdup(json_string_value(v));
 			cf->n_targets++;
@@ -346,13 +365,15 @@ static int load_labels(struct conffile *cf, const json_t *o)
 
 	if (!json_is_object(o))
 		return conf_error(cf, "labels", "expected an object of label names to values");
-	json_object_foreach((json_t *)o, key, v) {
+	json_object_foreach((json_t *)o, key, v)
+	{
 		char kp[320];
 
 		snprintf(kp, sizeof(kp), "labels.%s", key);
 		if (!label_name_valid(key) || (key[0] == '_' && key[1] == '_'))
-			return conf_error(cf, kp, "invalid label name (expected [a-zA-Z_][a-zA-Z0-9_]*, "
-						  "not starting with __)");
+			return conf_error(cf, kp,
+					  "invalid label name (expected [a-zA-Z_][a-zA-Z0-9_]*, "
+					  "not starting with __)");
 		if (!json_is_string(v))
 			return conf_error(cf, kp, "expected a string value");
 		if (labelset_set(&cf->labels, key, json_string_value(v)) < 0)
@@ -409,8 +430,8 @@ int conffile_load(const char *path, const struct opt_def *defs, size_t n_defs,
 		 * points past it); a syntax error where jansson stopped.
 		 */
 		if (at && strncmp(jerr.text, "duplicate object key", 20) == 0)
-			log_error("%s:%d:%d: %s: duplicate object key (a key may appear once)", path,
-				  at->line, at->col, at->path);
+			log_error("%s:%d:%d: %s: duplicate object key (a key may appear once)",
+				  path, at->line, at->col, at->path);
 		else
 			log_error("%s:%d:%d: %s: %s", path, jerr.line, jerr.column,
 				  at ? at->path : "(top level)", jerr.text);
@@ -425,7 +446,8 @@ int conffile_load(const char *path, const struct opt_def *defs, size_t n_defs,
 		conffile_free(cf);
 		return -EINVAL;
 	}
-	json_object_foreach(root, key, v) {
+	json_object_foreach(root, key, v)
+	{
 		const struct opt_def *d;
 
 		if (strcmp(key, "targets") == 0) {
@@ -439,23 +461,27 @@ int conffile_load(const char *path, const struct opt_def *defs, size_t n_defs,
 						    sizeof(epath));
 			if (r == -EINVAL) {
 				snprintf(kp, sizeof(kp), "relabel_configs%s", epath);
-				/* The field may be absent (a missing target_label): name the rule. */
+				/* The field may be absent (a missing target_label): name the rule.
+				 */
 				if (!index_find(cf->pos, kp))
 					snprintf(kp, sizeof(kp), "relabel_configs%.*s",
 						 (int)strcspn(epath, "."), epath);
 				r = conf_error(cf, kp, "%s", err);
 			}
 		} else if (!(d = opt_find(defs, n_defs, key)) || d->cli_only) {
-			r = conf_error(cf, key, "unknown key (expected a long option name such as "
-						"\"frequency\", or targets, labels, relabel_configs)");
+			r = conf_error(cf, key,
+				       "unknown key (expected a long option name such as "
+				       "\"frequency\", or targets, labels, relabel_configs)");
 		} else if (json_is_array(v)) {
 			size_t i;
 			json_t *e;
 
 			if (!d->repeatable)
-				r = conf_error(cf, key, "expected %s, not an array (--%s is given once)",
+				r = conf_error(cf, key,
+					       "expected %s, not an array (--%s is given once)",
 					       kind_name(d->kind), d->name);
-			json_array_foreach(v, i, e) {
+			json_array_foreach(v, i, e)
+			{
 				char kp[320];
 
 				snprintf(kp, sizeof(kp), "%s[%zu]", key, i);
@@ -502,7 +528,8 @@ int conffile_apply_options(const struct conffile *cf, const struct opt_def *defs
 	const char *key;
 	json_t *v;
 
-	json_object_foreach((json_t *)cf->root, key, v) {
+	json_object_foreach((json_t *)cf->root, key, v)
+	{
 		const struct opt_def *d = opt_find(defs, n_defs, key);
 		int r = 0;
 
@@ -512,7 +539,8 @@ int conffile_apply_options(const struct conffile *cf, const struct opt_def *defs
 			size_t i;
 			json_t *e;
 
-			json_array_foreach(v, i, e) {
+			json_array_foreach(v, i, e)
+			{
 				char kp[320];
 
 				snprintf(kp, sizeof(kp), "%s[%zu]", key, i);

@@ -29,9 +29,9 @@
 #include "relabel.h"
 
 enum target_kind {
-	TARGET_CGROUP,     /* a cgroup directory: a perf cgroup event per CPU */
+	TARGET_CGROUP,	   /* a cgroup directory: a perf cgroup event per CPU */
 	TARGET_EXECUTABLE, /* regex on the executable's file name, decided per process */
-	TARGET_COMM,       /* regex on the process name, decided per process */
+	TARGET_COMM,	   /* regex on the process name, decided per process */
 };
 
 struct target_rule {

@@ -160,7 +160,7 @@ void cgroup_path_parse(const char *path, struct cgroup_info *ret)
 	bool in_kubepods = false;
 	const char *p = path;
 
-	*ret = (struct cgroup_info){ 0 };
+	*ret = (struct cgroup_info){0};
 	while (*p) {
 		const char *e = strchr(p, '/');
 		size_t n = e ? (size_t)(e - p) : strlen(p);
@@ -486,10 +486,10 @@ int discover_process(const struct discover_config *c, uint32_t pid, const char *
 	if (c->sidecar) {
 		/* The downward API in our own environment names the pod we share. */
 		static const char *const env[][2] = {
-			{ "POD_NAME", "__meta_kubernetes_pod_name" },
-			{ "POD_NAMESPACE", "__meta_kubernetes_namespace" },
-			{ "POD_UID", "__meta_kubernetes_pod_uid" },
-			{ "NODE_NAME", "__meta_kubernetes_pod_node_name" },
+			{"POD_NAME", "__meta_kubernetes_pod_name"},
+			{"POD_NAMESPACE", "__meta_kubernetes_namespace"},
+			{"POD_UID", "__meta_kubernetes_pod_uid"},
+			{"NODE_NAME", "__meta_kubernetes_pod_node_name"},
 		};
 
 		for (size_t i = 0; i < ARRAY_SIZE(env); i++) {

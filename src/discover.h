@@ -23,9 +23,9 @@
 
 struct cgroup_info {
 	char container_id[80];
-	const char *runtime;  /* "docker", "containerd", "cri-o", "podman", "systemd-nspawn" */
-	char pod_uid[40];     /* with dashes, as the API server shows it */
-	const char *qos;      /* "Guaranteed", "Burstable", "BestEffort", NULL outside kubepods */
+	const char *runtime; /* "docker", "containerd", "cri-o", "podman", "systemd-nspawn" */
+	char pod_uid[40];    /* with dashes, as the API server shows it */
+	const char *qos;     /* "Guaranteed", "Burstable", "BestEffort", NULL outside kubepods */
 	char systemd_unit[256];
 };
 
@@ -39,13 +39,13 @@ void cgroup_path_parse(const char *path, struct cgroup_info *ret);
 void cgroup_main_path(const char *proc_cgroup_text, char *ret, size_t size);
 
 struct discover_config {
-	bool cmdline;              /* __meta_process_cmdline (opt-in: may hold secrets) */
-	char *const *env_vars;     /* names for __meta_env_var_<NAME>; NULL-terminated or NULL */
-	const char *node;          /* "node" */
-	const char *pods_log_dir;  /* NULL = /var/log/pods */
+	bool cmdline;		  /* __meta_process_cmdline (opt-in: may hold secrets) */
+	char *const *env_vars;	  /* names for __meta_env_var_<NAME>; NULL-terminated or NULL */
+	const char *node;	  /* "node" */
+	const char *pods_log_dir; /* NULL = /var/log/pods */
 	const char *containers_log_dir; /* NULL = /var/log/containers */
-	const char *proc_dir;      /* NULL = /proc */
-	bool sidecar;              /* pod names from our own downward-API environment */
+	const char *proc_dir;		/* NULL = /proc */
+	bool sidecar;			/* pod names from our own downward-API environment */
 };
 
 /*

@@ -18,7 +18,7 @@
 
 struct labeler {
 	struct labeler_config cfg;
-	struct target_rule *targets;         /* a copy of the array; strings borrowed */
+	struct target_rule *targets;	     /* a copy of the array; strings borrowed */
 	struct relabel_rules **target_rules; /* per target; NULL for cgroup rules */
 	struct labelset_pool *pool;
 	struct labeler_stats stats;
@@ -39,8 +39,8 @@ static int target_rule_compile(const struct target_rule *t, struct relabel_rules
 	r = relabel_rules_from_json(arr, ret, err, sizeof(err), epath, sizeof(epath));
 	json_decref(arr);
 	if (r == -EINVAL)
-		log_error("target %s \"%s\": %s", t->kind == TARGET_EXECUTABLE ? "executable" : "comm",
-			  t->value, err);
+		log_error("target %s \"%s\": %s",
+			  t->kind == TARGET_EXECUTABLE ? "executable" : "comm", t->value, err);
 	return r;
 }
 
@@ -115,7 +115,8 @@ static bool is_target(struct labeler *l, const struct labelset *ls)
 		const struct target_rule *t = &l->cfg.targets[i];
 
 		if (t->kind == TARGET_CGROUP) {
-			if (cgroup_rule_matches(t->value, labelset_get(ls, "__meta_process_cgroup")))
+			if (cgroup_rule_matches(t->value,
+						labelset_get(ls, "__meta_process_cgroup")))
 				return true;
 		} else {
 			struct labelset tmp;
@@ -133,8 +134,8 @@ static bool is_target(struct labeler *l, const struct labelset *ls)
 }
 
 /* Runs the pipeline; *ret_keep 1/0; ret_series holds the final labels. */
-static int evaluate(struct labeler *l, uint32_t pid, const char *cgroup_path,
-		    struct labelset *work, int *ret_keep)
+static int evaluate(struct labeler *l, uint32_t pid, const char *cgroup_path, struct labelset *work,
+		    int *ret_keep)
 {
 	char path[64], comm[64] = "";
 	FILE *f;
@@ -142,8 +143,8 @@ static int evaluate(struct labeler *l, uint32_t pid, const char *cgroup_path,
 
 	l->stats.evaluations++;
 	discover_process(&l->cfg.discover, pid, cgroup_path, work);
-	snprintf(path, sizeof(path), "%s/%u/comm", l->cfg.discover.proc_dir ?
-		 l->cfg.discover.proc_dir : "/proc", pid);
+	snprintf(path, sizeof(path), "%s/%u/comm",
+		 l->cfg.discover.proc_dir ? l->cfg.discover.proc_dir : "/proc", pid);
 	if ((f = fopen(path, "re"))) {
 		if (fgets(comm, sizeof(comm), f))
 			comm[strcspn(comm, "\n")] = '\0';

@@ -23,11 +23,11 @@
 
 struct labeler_config {
 	struct discover_config discover;
-	const struct labelset *static_labels;  /* borrowed; may be NULL */
-	const struct relabel_rules *relabel;   /* borrowed; may be NULL */
-	const struct target_rule *targets;     /* per-process rules; borrowed */
+	const struct labelset *static_labels; /* borrowed; may be NULL */
+	const struct relabel_rules *relabel;  /* borrowed; may be NULL */
+	const struct target_rule *targets;    /* per-process rules; borrowed */
 	size_t n_targets;
-	size_t max_series_sets;                /* distinct series over the run */
+	size_t max_series_sets; /* distinct series over the run */
 };
 
 struct labeler_stats {

@@ -15,7 +15,7 @@
 
 void labelset_init(struct labelset *ls)
 {
-	*ls = (struct labelset){ 0 };
+	*ls = (struct labelset){0};
 }
 
 void labelset_done(struct labelset *ls)
@@ -25,7 +25,7 @@ void labelset_done(struct labelset *ls)
 		free(ls->v[i].value);
 	}
 	free(ls->v);
-	*ls = (struct labelset){ 0 };
+	*ls = (struct labelset){0};
 }
 
 /* Index of name, or of where it would go (*found false). */
@@ -159,11 +159,11 @@ size_t labelset_format(const struct labelset *ls, char *buf, size_t size)
 {
 	size_t n = 0;
 
-#define PUT(c)                          \
-	do {                            \
-		if (n + 1 < size)       \
-			buf[n] = (c);   \
-		n++;                    \
+#define PUT(c)                                                                                     \
+	do {                                                                                       \
+		if (n + 1 < size)                                                                  \
+			buf[n] = (c);                                                              \
+		n++;                                                                               \
 	} while (0)
 	PUT('{');
 	for (size_t i = 0; i < ls->n; i++) {

@@ -22,7 +22,7 @@ int opt_parse_argv(const struct opt_def *defs, size_t n_defs, int argc, char **a
 	size_t ns = 1;
 	int c, r = 0;
 
-	*ret = (struct opt_parse){ .v = calloc((size_t)argc + 1, sizeof(*ret->v)) };
+	*ret = (struct opt_parse){.v = calloc((size_t)argc + 1, sizeof(*ret->v))};
 	if (!longopts || !ret->v) {
 		free(longopts);
 		free(ret->v);

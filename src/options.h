@@ -24,10 +24,10 @@ enum opt_kind {
 
 struct opt_def {
 	const char *name; /* the long name, and the key in the configuration file */
-	int short_name;   /* 0 = none */
+	int short_name;	  /* 0 = none */
 	enum opt_kind kind;
-	bool repeatable;  /* may be given several times; a JSON array (or one value) in the file */
-	bool cli_only;    /* not a file key (--config, --help, --version) */
+	bool repeatable; /* may be given several times; a JSON array (or one value) in the file */
+	bool cli_only;	 /* not a file key (--config, --help, --version) */
 	/*
 	 * Validates and stores value (NULL for flags). Returns 0, 1 to stop and exit
 	 * successfully (--help), or -EINVAL after logging what is wrong with the value.

@@ -75,8 +75,9 @@ struct profile_window *profile_window_new(const struct profile_limits *lim)
 	w->mapping_slots = calloc(nm, sizeof(uint32_t));
 	w->location_slots = calloc(nl, sizeof(uint32_t));
 	w->stack_slots = calloc(nst, sizeof(uint32_t));
-	if (!w->series || !w->threads || !w->thread_slots || !w->mappings || !w->locations || !w->stacks || !w->frames ||
-	    !w->series_slots || !w->mapping_slots || !w->location_slots || !w->stack_slots) {
+	if (!w->series || !w->threads || !w->thread_slots || !w->mappings || !w->locations ||
+	    !w->stacks || !w->frames || !w->series_slots || !w->mapping_slots ||
+	    !w->location_slots || !w->stack_slots) {
 		profile_window_free(w);
 		return NULL;
 	}

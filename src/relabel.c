@@ -36,7 +36,7 @@ enum relabel_action {
 };
 
 static const char *const action_names[] = {
-	"replace",  "keep",     "drop",      "keepequal", "dropequal", "hashmod",
+	"replace",  "keep",	 "drop",      "keepequal", "dropequal", "hashmod",
 	"labelmap", "labeldrop", "labelkeep", "lowercase", "uppercase",
 };
 
@@ -84,12 +84,12 @@ size_t relabel_rules_count(const struct relabel_rules *r)
 	return r ? r->n : 0;
 }
 
-#define FAIL(field, ...)                                                                     \
-	do {                                                                                 \
-		snprintf(err, err_size, __VA_ARGS__);                                        \
-		snprintf(err_path, err_path_size, "[%zu]%s%s", idx, (field)[0] ? "." : "",   \
-			 (field));                                                           \
-		return -EINVAL;                                                              \
+#define FAIL(field, ...)                                                                           \
+	do {                                                                                       \
+		snprintf(err, err_size, __VA_ARGS__);                                              \
+		snprintf(err_path, err_path_size, "[%zu]%s%s", idx, (field)[0] ? "." : "",         \
+			 (field));                                                                 \
+		return -EINVAL;                                                                    \
 	} while (0)
 
 static int rule_from_json(const json_t *o, size_t idx, struct relabel_rule *r, char *err,
@@ -103,10 +103,11 @@ static int rule_from_json(const json_t *o, size_t idx, struct relabel_rule *r, c
 	char *anchored;
 	size_t len;
 
-	*r = (struct relabel_rule){ .action = RA_REPLACE };
+	*r = (struct relabel_rule){.action = RA_REPLACE};
 	if (!json_is_object(o))
 		FAIL("", "a relabel rule must be an object");
-	json_object_foreach((json_t *)o, key, v) {
+	json_object_foreach((json_t *)o, key, v)
+	{
 		if (strcmp(key, "source_labels") == 0) {
 			size_t i;
 			json_t *e;
@@ -116,7 +117,8 @@ static int rule_from_json(const json_t *o, size_t idx, struct relabel_rule *r, c
 			r->source_labels = calloc(json_array_size(v) + 1, sizeof(char *));
 			if (!r->source_labels)
 				return -ENOMEM;
-			json_array_foreach(v, i, e) {
+			json_array_foreach(v, i, e)
+			{
 				if (!json_is_string(e))
 					FAIL(key, "source_labels must be an array of label names");
 				if (!label_name_valid(json_string_value(e)))
@@ -164,8 +166,10 @@ static int rule_from_json(const json_t *o, size_t idx, struct relabel_rule *r, c
 				FAIL(key, "modulus must be a non-negative integer");
 			r->modulus = (uint64_t)json_integer_value(v);
 		} else {
-			FAIL(key, "unknown relabel rule field \"%s\" (expected source_labels, "
-				  "separator, regex, target_label, replacement, modulus, action)", key);
+			FAIL(key,
+			     "unknown relabel rule field \"%s\" (expected source_labels, "
+			     "separator, regex, target_label, replacement, modulus, action)",
+			     key);
 		}
 	}
 	if (!r->separator)
@@ -183,19 +187,21 @@ static int rule_from_json(const json_t *o, size_t idx, struct relabel_rule *r, c
 	if (r->action == RA_HASHMOD && r->modulus == 0)
 		FAIL("modulus", "relabel configuration for hashmod requires non-zero modulus");
 	if ((r->action == RA_REPLACE || r->action == RA_HASHMOD || r->action == RA_LOWERCASE ||
-	     r->action == RA_UPPERCASE || r->action == RA_KEEPEQUAL ||
-	     r->action == RA_DROPEQUAL) &&
+	     r->action == RA_UPPERCASE || r->action == RA_KEEPEQUAL || r->action == RA_DROPEQUAL) &&
 	    (!r->target_label || !r->target_label[0]))
-		FAIL("target_label", "relabel configuration for %s action requires 'target_label' "
-				     "value", action_names[r->action]);
+		FAIL("target_label",
+		     "relabel configuration for %s action requires 'target_label' "
+		     "value",
+		     action_names[r->action]);
 	if ((r->action == RA_REPLACE || r->action == RA_LOWERCASE || r->action == RA_UPPERCASE ||
 	     r->action == RA_KEEPEQUAL || r->action == RA_DROPEQUAL) &&
 	    !label_name_valid(r->target_label) &&
 	    !(r->action == RA_REPLACE && strchr(r->target_label, '$')))
 		FAIL("target_label", "\"%s\" is invalid 'target_label' for %s action",
 		     r->target_label, action_names[r->action]);
-	if ((r->action == RA_LOWERCASE || r->action == RA_UPPERCASE ||
-	     r->action == RA_KEEPEQUAL || r->action == RA_DROPEQUAL) && has_repl)
+	if ((r->action == RA_LOWERCASE || r->action == RA_UPPERCASE || r->action == RA_KEEPEQUAL ||
+	     r->action == RA_DROPEQUAL) &&
+	    has_repl)
 		FAIL("replacement", "'replacement' can not be set for %s action",
 		     action_names[r->action]);
 	if (r->action == RA_LABELMAP && !label_name_valid(r->replacement) &&
@@ -207,8 +213,10 @@ static int rule_from_json(const json_t *o, size_t idx, struct relabel_rule *r, c
 		     r->target_label, action_names[r->action]);
 	if ((r->action == RA_KEEPEQUAL || r->action == RA_DROPEQUAL) &&
 	    (has_regex || has_sep || r->modulus))
-		FAIL("", "%s action requires only 'source_labels' and `target_label`, and no "
-			 "other fields", action_names[r->action]);
+		FAIL("",
+		     "%s action requires only 'source_labels' and `target_label`, and no "
+		     "other fields",
+		     action_names[r->action]);
 	if ((r->action == RA_LABELDROP || r->action == RA_LABELKEEP) &&
 	    (r->n_source || r->target_label || r->modulus || has_sep || has_repl))
 		FAIL("", "%s action requires only 'regex', and no other fields",
@@ -251,7 +259,8 @@ int relabel_rules_from_json(const json_t *arr, struct relabel_rules **ret, char 
 		free(rs);
 		return -ENOMEM;
 	}
-	json_array_foreach((json_t *)arr, idx, e) {
+	json_array_foreach((json_t *)arr, idx, e)
+	{
 		int r = rule_from_json(e, idx, &rs->v[idx], err, err_size, err_path, err_path_size);
 
 		rs->n = idx + 1;
@@ -361,23 +370,22 @@ static bool match(const pcre2_code *re, const char *s, pcre2_match_data *md)
 static void md5(const uint8_t *msg, size_t len, uint8_t out[16])
 {
 	static const uint32_t K[64] = {
-		0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a,
-		0xa8304613, 0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be,
-		0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340,
-		0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
-		0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8,
-		0x676f02d9, 0x8d2a4c8a, 0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c,
-		0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa,
-		0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
-		0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92,
-		0xffeff47d, 0x85845dd1, 0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1,
-		0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
+		0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613,
+		0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193,
+		0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d,
+		0x02441453, 0xd8a1e681, 0xe7d3fbc8, 0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed,
+		0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a, 0xfffa3942, 0x8771f681, 0x6d9d6122,
+		0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa,
+		0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665, 0xf4292244,
+		0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+		0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb,
+		0xeb86d391,
 	};
-	static const uint8_t S[64] = { 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
-				       5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
-				       4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
-				       6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21 };
-	uint32_t h[4] = { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476 };
+	static const uint8_t S[64] = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
+				      5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
+				      4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
+				      6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
+	uint32_t h[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
 	uint64_t bits = (uint64_t)len * 8;
 	size_t total = ((len + 8) / 64 + 1) * 64;
 
@@ -463,7 +471,8 @@ static void change_case(const struct dstr *in, struct dstr *out, bool upper)
 			len = 2;
 		} else if ((p[0] & 0xf0) == 0xe0 && i + 2 < in->n && (p[1] & 0xc0) == 0x80 &&
 			   (p[2] & 0xc0) == 0x80) {
-			cp = (uint32_t)(p[0] & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
+			cp = (uint32_t)(p[0] & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 |
+			     (p[2] & 0x3f);
 			len = 3;
 		} else if ((p[0] & 0xf8) == 0xf0 && i + 3 < in->n && (p[1] & 0xc0) == 0x80 &&
 			   (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80) {
@@ -476,7 +485,8 @@ static void change_case(const struct dstr *in, struct dstr *out, bool upper)
 			continue;
 		}
 		if (loc)
-			cp = (uint32_t)(upper ? towupper_l((wint_t)cp, loc) : towlower_l((wint_t)cp, loc));
+			cp = (uint32_t)(upper ? towupper_l((wint_t)cp, loc)
+					      : towlower_l((wint_t)cp, loc));
 		else if (cp < 0x80)
 			cp = (uint32_t)(upper ? toupper((int)cp) : tolower((int)cp));
 		if (cp < 0x80) {

@@ -48,7 +48,6 @@ EXTRA_DIST += tests/lib/pprof_decode.py tests/lib/common.sh
 TESTS += tests/unit/pprof-decoders.sh
 
 include tests/e2e/e2e.mk
-EXTRA_DIST += tests/data/parca
 
 # Targets and labels: relabel conformance and cgroup path fixtures (tests/data/).
 check_PROGRAMS += tests/unit/test-relabel tests/unit/test-discover
@@ -59,4 +58,4 @@ tests_unit_test_discover_SOURCES = tests/unit/test-discover.c tests/unit/check.h
 tests_unit_test_discover_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_discover_LDADD = src/libperfagent.a $(PA_DEP_LIBS)
 TESTS += tests/unit/test-relabel tests/unit/test-discover
-EXTRA_DIST += tests/data/relabel tests/data/cgroup
+EXTRA_DIST += tests/data/relabel tests/data/cgroup tests/data/parca

@@ -35,20 +35,24 @@ static void fixtures(void)
 		fprintf(stderr, "%s: %s\n", path, je.text);
 		return;
 	}
-	json_array_foreach(all, i, f) {
+	json_array_foreach(all, i, f)
+	{
 		struct cgroup_info ci;
 		const char *p = str(f, "path");
 
 		cgroup_path_parse(p, &ci);
 		if (strcmp(ci.container_id, str(f, "container_id")) ||
 		    strcmp(ci.runtime ? ci.runtime : "", str(f, "runtime")) ||
-		    strcmp(ci.pod_uid, str(f, "pod_uid")) || strcmp(ci.qos ? ci.qos : "", str(f, "qos")) ||
+		    strcmp(ci.pod_uid, str(f, "pod_uid")) ||
+		    strcmp(ci.qos ? ci.qos : "", str(f, "qos")) ||
 		    strcmp(ci.systemd_unit, str(f, "unit"))) {
-			fprintf(stderr, "%s (%s):\n  got  id=%s runtime=%s pod=%s qos=%s unit=%s\n"
-					"  want id=%s runtime=%s pod=%s qos=%s unit=%s\n",
+			fprintf(stderr,
+				"%s (%s):\n  got  id=%s runtime=%s pod=%s qos=%s unit=%s\n"
+				"  want id=%s runtime=%s pod=%s qos=%s unit=%s\n",
 				p, str(f, "note"), ci.container_id, ci.runtime ? ci.runtime : "",
-				ci.pod_uid, ci.qos ? ci.qos : "", ci.systemd_unit, str(f, "container_id"),
-				str(f, "runtime"), str(f, "pod_uid"), str(f, "qos"), str(f, "unit"));
+				ci.pod_uid, ci.qos ? ci.qos : "", ci.systemd_unit,
+				str(f, "container_id"), str(f, "runtime"), str(f, "pod_uid"),
+				str(f, "qos"), str(f, "unit"));
 			CHECK(0);
 		} else {
 			CHECK(1);
@@ -65,8 +69,8 @@ static void main_path(void)
 
 	cgroup_main_path("0::/system.slice/nginx.service\n", buf, sizeof(buf));
 	CHECK_STREQ(buf, "/system.slice/nginx.service");
-	cgroup_main_path("12:pids:/a\n4:cpu,cpuacct:/docker/x\n1:name=systemd:/docker/x\n0::/\n", buf,
-			 sizeof(buf));
+	cgroup_main_path("12:pids:/a\n4:cpu,cpuacct:/docker/x\n1:name=systemd:/docker/x\n0::/\n",
+			 buf, sizeof(buf));
 	CHECK_STREQ(buf, "/docker/x");
 	cgroup_main_path("3:memory:/m\n1:name=systemd:/system.slice/s.service\n0::/\n", buf,
 			 sizeof(buf));

@@ -32,8 +32,7 @@ static void set_from_json(struct labelset *ls, const json_t *o)
 	json_t *v;
 
 	labelset_init(ls);
-	json_object_foreach((json_t *)o, k, v)
-		labelset_set(ls, k, json_string_value(v));
+	json_object_foreach((json_t *)o, k, v) labelset_set(ls, k, json_string_value(v));
 }
 
 static int run_valid(const char *path, const char *name)
@@ -104,8 +103,8 @@ static int run_invalid(const char *path, const char *name)
 	} else if ((want && strcmp(err, want) != 0) ||
 		   (prefix && strncmp(err, prefix, strlen(prefix)) != 0) ||
 		   (want_path && strcmp(epath, want_path) != 0)) {
-		fprintf(stderr, "invalid/%s: got \"%s\" at %s, want \"%s\" at %s\n", name, err, epath,
-			want ? want : prefix, want_path ? want_path : "?");
+		fprintf(stderr, "invalid/%s: got \"%s\" at %s, want \"%s\" at %s\n", name, err,
+			epath, want ? want : prefix, want_path ? want_path : "?");
 		ok = 0;
 	}
 	json_decref(c);
