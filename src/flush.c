@@ -57,7 +57,7 @@ struct flusher {
 	const char **failed; /* interned paths of files that could not be read, by pointer */
 	struct flush_summary sum;
 	char marker_names[_PUW_STOP_MAX][40]; /* "[unwind: <stop reason>]" */
-	struct labelset overflow_labels; /* {series_overflow="true"} */
+	struct labelset overflow_labels; /* node, static labels, series_overflow="true" */
 };
 
 /* Per-window working state, rebuilt for every window. */
@@ -547,6 +547,9 @@ int flusher_new(const struct flush_config *c, struct profile_window *spare, stru
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
 	labelset_init(&f->overflow_labels);
+	for (size_t i = 0; c->overflow_labels && i < c->overflow_labels->n; i++)
+		(void)labelset_set(&f->overflow_labels, c->overflow_labels->v[i].name,
+				   c->overflow_labels->v[i].value);
 	(void)labelset_set(&f->overflow_labels, "series_overflow", "true");
 	f->syms = symcache_new(SYMCACHE_BYTES);
 	f->pb = pprof_builder_new(0);

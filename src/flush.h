@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "export.h"
+#include "labels.h"
 #include "profile.h"
 
 struct flush_config {
@@ -22,6 +23,9 @@ struct flush_config {
 	const char *event_name;
 	struct exporter exporter; /* ownership taken */
 	const char *kallsyms_path; /* NULL = /proc/kallsyms */
+	/* Labels of the overflow series besides series_overflow="true" (node, static
+	 * labels); copied; NULL = none. */
+	const struct labelset *overflow_labels;
 };
 
 struct flush_hot {

@@ -891,6 +891,7 @@ int main(int argc, char **argv)
 	struct profile_limits lim;
 	struct conffile *cf = NULL;
 	struct labeler *lab = NULL;
+	struct labelset overflow = { 0 };
 	bool kernel_cgroups = false;
 	struct flush_config fc = { 0 };
 	struct run_result rr = { 0 };
@@ -965,9 +966,16 @@ int main(int argc, char **argv)
 		log_error("allocate the aggregation windows: out of memory");
 		goto out;
 	}
+	/* The overflow series: node and the static labels, as every series has them. */
+	if (labelset_copy(&overflow, &o.labels) < 0 ||
+	    (o.node && labelset_set(&overflow, "node", o.node) < 0)) {
+		log_error("allocate the overflow series' labels: out of memory");
+		goto out;
+	}
 	fc = (struct flush_config){
 		.frequency_hz = o.frequency_hz,
 		.event_name = sampler_event_name(s),
+		.overflow_labels = &overflow,
 	};
 	r = export_file_new(o.output_dir, &fc.exporter);
 	if (r < 0)
@@ -1129,5 +1137,6 @@ out:
 	str_list_free(&o.cgroups);
 	str_list_free(&o.env_vars);
 	labelset_done(&o.labels);
+	labelset_done(&overflow);
 	return ret;
 }

@@ -381,24 +381,31 @@ static int open_cgroup(struct sampler *s, const char *dir)
 	return 0;
 }
 
-/* Whether this kernel takes PERF_SAMPLE_CGROUP (5.7+): try one event on one CPU. */
-static bool probe_sample_cgroup(struct sampler *s)
+/*
+ * Whether this kernel takes PERF_SAMPLE_CGROUP (5.7+): one event like the real ones (same
+ * target, so the same privileges apply). Only EINVAL means "not supported": any other
+ * failure is left for the real open to explain.
+ */
+static int probe_sample_cgroup(struct sampler *s)
 {
 	struct perf_event_attr a;
+	pid_t pid = s->cfg.cmd_pid > 0 ? s->cfg.cmd_pid
+		    : s->cfg.pids && s->cfg.n_pids ? (pid_t)s->cfg.pids[0] : -1;
 	long fd;
+	int r;
 
 	s->exact_cgroup = true;
 	s->layout.sample_type |= PERF_SAMPLE_CGROUP;
 	init_attr(s, &a, false);
-	fd = perf_event_open(&a, s->cfg.cmd_pid > 0 ? s->cfg.cmd_pid : -1,
-			     s->cfg.cmd_pid > 0 ? -1 : s->cpus[0], -1, PERF_FLAG_FD_CLOEXEC);
+	fd = perf_event_open(&a, pid, pid > 0 ? -1 : s->cpus[0], -1, PERF_FLAG_FD_CLOEXEC);
 	if (fd >= 0) {
 		close((int)fd);
-		return true;
+		return 1;
 	}
+	r = -errno;
 	s->exact_cgroup = false;
 	s->layout.sample_type &= ~(uint64_t)PERF_SAMPLE_CGROUP;
-	return false;
+	return r == -EINVAL ? 0 : r;
 }
 
 static int map_ring(struct sampler *s, struct cpu_ring *cr)
@@ -548,7 +555,7 @@ int sampler_open(const struct sampler_config *c, struct sampler **ret)
 		s->rings[i].cpu = s->cpus[i];
 		s->rings[i].fd = -1;
 	}
-	if (c->exact_cgroup && !probe_sample_cgroup(s))
+	if (c->exact_cgroup && probe_sample_cgroup(s) == 0)
 		log_info("this kernel cannot tag samples with their cgroup (PERF_SAMPLE_CGROUP needs "
 			 "Linux 5.7): cgroups are read from /proc/PID/cgroup when a process is "
 			 "first seen");
@@ -1133,7 +1140,8 @@ static void handle_record(struct sampler *s, const struct perf_event_header *h,
 		return;
 	case PERF_RECORD_MMAP2:
 		r = record_parse_mmap2(&s->layout, h, &u.mmap2);
-		if (r >= 0)
+		/* Other PID namespaces' tasks read as pid 0: not ours (sidecar). */
+		if (r >= 0 && !(s->cfg.drop_foreign && u.mmap2.id.pid == 0))
 			proc_table_mmap(s->procs, u.mmap2.id.pid, u.mmap2.addr, u.mmap2.len,
 					u.mmap2.pgoff, u.mmap2.maj, u.mmap2.min, u.mmap2.ino,
 					u.mmap2.prot, u.mmap2.filename);

@@ -50,7 +50,8 @@ TARGETS_E2E_TESTS = \
 	tests/e2e/cgroup-move.sh \
 	tests/e2e/config-file.sh \
 	tests/e2e/parca-relabel.sh \
-	tests/e2e/sidecar.sh
+	tests/e2e/sidecar.sh \
+	tests/e2e/series-overflow.sh
 
 # check-selftest.sh runs everywhere (no privileges); workloads-perf.sh needs perf(1); the
 # others need the daemon with perf privileges, and all but unprivileged.sh the protos.
