@@ -141,15 +141,33 @@ static bool sc_string(struct scanner *sc, char *out, size_t size)
 
 static bool sc_value(struct scanner *sc, const char *path);
 
+/* Consumes c when it comes next. */
+static bool sc_take(struct scanner *sc, char c)
+{
+	if (sc->s >= sc->end || *sc->s != c)
+		return false;
+	sc_adv(sc);
+	return true;
+}
+
+/* After a member or an element: 1 when another follows (','), 0 at close, -1 otherwise. */
+static int sc_next(struct scanner *sc, char close)
+{
+	sc_ws(sc);
+	if (sc_take(sc, ','))
+		return 1;
+	return sc_take(sc, close) ? 0 : -1;
+}
+
 static bool sc_object(struct scanner *sc, const char *path)
 {
+	int r;
+
 	sc_adv(sc); /* { */
 	sc_ws(sc);
-	if (sc->s < sc->end && *sc->s == '}') {
-		sc_adv(sc);
+	if (sc_take(sc, '}'))
 		return true;
-	}
-	for (;;) {
+	do {
 		char key[256], sub[PATH_BYTES];
 		int line, col;
 
@@ -161,58 +179,35 @@ static bool sc_object(struct scanner *sc, const char *path)
 		snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] ? "." : "", key);
 		idx_add(sc, sub, line, col);
 		sc_ws(sc);
-		if (sc->s >= sc->end || *sc->s != ':')
+		if (!sc_take(sc, ':') || !sc_value(sc, sub))
 			return false;
-		sc_adv(sc);
-		if (!sc_value(sc, sub))
-			return false;
-		sc_ws(sc);
-		if (sc->s < sc->end && *sc->s == ',') {
-			sc_adv(sc);
-			continue;
-		}
-		if (sc->s < sc->end && *sc->s == '}') {
-			sc_adv(sc);
-			return true;
-		}
-		return false;
-	}
+	} while ((r = sc_next(sc, '}')) > 0);
+	return r == 0;
 }
 
 static bool sc_array(struct scanner *sc, const char *path)
 {
 	size_t i = 0;
+	int r;
 
 	sc_adv(sc); /* [ */
 	sc_ws(sc);
-	if (sc->s < sc->end && *sc->s == ']') {
-		sc_adv(sc);
+	if (sc_take(sc, ']'))
 		return true;
-	}
-	for (;; i++) {
+	do {
 		char sub[PATH_BYTES];
 
 		sc_ws(sc);
-		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+		snprintf(sub, sizeof(sub), "%s[%zu]", path, i++);
 		idx_add(sc, sub, sc->line, sc->col);
 		if (!sc_value(sc, sub))
 			return false;
-		sc_ws(sc);
-		if (sc->s < sc->end && *sc->s == ',') {
-			sc_adv(sc);
-			continue;
-		}
-		if (sc->s < sc->end && *sc->s == ']') {
-			sc_adv(sc);
-			return true;
-		}
-		return false;
-	}
+	} while ((r = sc_next(sc, ']')) > 0);
+	return r == 0;
 }
 
 static bool sc_value(struct scanner *sc, const char *path)
 {
-	char tmp[8];
 	bool ok;
 
 	sc_ws(sc);
@@ -239,7 +234,6 @@ static bool sc_value(struct scanner *sc, const char *path)
 			sc_adv(sc);
 			ok = true;
 		}
-		(void)tmp;
 		break;
 	}
 	sc->depth--;
