@@ -53,6 +53,7 @@
 #define STOP_BINARIES 4096 /* binaries whose truncated unwinds are counted (power of two) */
 #define CGROUP_SLOTS 65536 /* cgroup id -> path entries (power of two; kept half full) */
 #define CGROUP_PATHS_BYTES (16u << 20)
+#define MAX_LABEL_MOVES 16 /* label decisions redone on cgroup changes, per process and exec */
 
 struct cgroup_entry {
 	uint64_t id;
@@ -1010,13 +1011,25 @@ static void handle_sample(struct sampler *s, const struct perf_event_header *h,
 	 * one the decision was made for (a process moved).
 	 */
 	if (p && s->cfg.label_fn && rs.id.pid != 0) {
-		if (p->label_state == PROC_LABELS_UNKNOWN ||
-		    (s->exact_cgroup && rs.cgroup && rs.cgroup != p->label_cgroup)) {
+		bool moved = s->exact_cgroup && rs.cgroup && rs.cgroup != p->label_cgroup &&
+			     p->label_state != PROC_LABELS_UNKNOWN;
+
+		/*
+		 * Threads of one process in different cgroups (cgroup v2 threaded mode) would
+		 * alternate: past a few moves, keep the last decision rather than read /proc on
+		 * every sample.
+		 */
+		if (moved && p->label_moves >= MAX_LABEL_MOVES) {
+			moved = false;
+			s->stats.label_moves_ignored++;
+		}
+		if (p->label_state == PROC_LABELS_UNKNOWN || moved) {
 			const char *cg = s->exact_cgroup && rs.cgroup ? cgroup_id_path(s, rs.cgroup)
 								      : NULL;
 			const struct labelset *ls = NULL;
 			int keep = s->cfg.label_fn(s->cfg.label_ctx, rs.id.pid, cg, &ls);
 
+			p->label_moves += moved;
 			s->stats.label_evals++;
 			p->label_state = keep > 0 ? PROC_LABELS_KEEP : PROC_LABELS_DROP;
 			p->series = ls;
@@ -1031,8 +1044,10 @@ static void handle_sample(struct sampler *s, const struct perf_event_header *h,
 	idx = profile_window_series(w, labels, &overflow);
 	if (idx < 0)
 		goto full;
-	if (overflow && s->cfg.label_fn)
-		s->stats.overflow++, w->overflow_samples++;
+	if (overflow && s->cfg.label_fn) {
+		s->stats.overflow++;
+		w->overflow_samples++;
+	}
 	thread.series = (uint32_t)idx;
 	thread.pid = rs.id.pid;
 	thread.tid = rs.id.tid;

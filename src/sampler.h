@@ -76,6 +76,8 @@ struct sampler_stats {
 	uint64_t overflow;      /* samples put in the overflow series (cardinality guard) */
 	uint64_t label_evals;   /* label decisions made (processes, execs, cgroup moves) */
 	uint64_t cgroup_records; /* PERF_RECORD_CGROUP: cgroups created while sampling */
+	uint64_t label_moves_ignored; /* samples in a new cgroup past the per-process limit of
+				       * re-decisions (kept with the last decision) */
 	uint64_t user_frames;
 	uint64_t stop[_PUW_STOP_MAX];
 	uint64_t rounds;
