@@ -51,10 +51,10 @@ run_perfagent 60 "$TEST_TMP/perfagent.log" --config "$config" --kubelet-log-dir 
 arch=$(uname -m)
 kver=$(uname -r)
 e2e_check --profiles "$TEST_TMP/out" --min-files 2 \
-	--select pid="$w" --name "pod web-0" --min-samples 100 --same-label namespace=e2e-ns \
+	--select pid="$w" --name "pod web-0" --min-samples 50 --same-label namespace=e2e-ns \
 	--same-label pod=web-0 --same-label container=app --same-label arch="$arch" \
 	--same-label kernel_version="$kver" \
-	--select pid="$other" --name "outside the pod" --min-samples 100 \
+	--select pid="$other" --name "outside the pod" --min-samples 50 \
 	--same-label arch="$arch" --same-label kernel_version="$kver" ||
 	fail "Parca relabel profile checks (see above)"
 

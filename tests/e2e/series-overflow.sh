@@ -33,7 +33,7 @@ run_perfagent 60 "$TEST_TMP/perfagent.log" --config "$TEST_TMP/config.json" -F 9
 [ "$PA_RC" = 0 ] || fail "perfagent exited with $PA_RC"
 
 e2e_check --profiles "$TEST_TMP/out" --min-files 3 --summary "$TEST_TMP/summary.json" \
-	--select all --name "workloads" --label-in pid="$pids" --min-samples 200 ||
+	--select all --name "workloads" --label-in pid="$pids" --min-samples 60 ||
 	fail "series checks (see above)"
 pprof_json "$TEST_TMP"/out/perfagent-*.pb.gz | "$TESTS_PYTHON" -c '
 import json, re, sys

@@ -50,11 +50,11 @@ echo "workload: pid $inner in the namespace, perfagent $agent; a decoy outside i
 
 e2e_check --profiles "$TEST_TMP/out" --summary "$TEST_TMP/summary.json" \
 	--select all --name "all samples" --label-in pid="$inner,$agent" \
-	--select pid="$inner" --name "workload" --min-samples 100 --min-symbolized 99 \
+	--select pid="$inner" --name "workload" --min-samples 50 --min-symbolized 99 \
 	--same-label comm=workload-shares \
 	--chain main,run,dispatch,burn_a,spin_alpha --chain main,run,dispatch,burn_b,spin_beta \
 	--chain main,run,dispatch,burn_c,spin_gamma --min-chain 95 ||
 	fail "sidecar profile checks (see above)"
 foreign=$("$TESTS_PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["targets"]["foreign"])' "$TEST_TMP/summary.json")
 echo "samples of tasks outside the namespace, dropped: $foreign"
-[ "$foreign" -gt 50 ] || fail "the busy process outside the namespace was not seen as foreign ($foreign samples)"
+[ "$foreign" -gt 20 ] || fail "the busy process outside the namespace was not seen as foreign ($foreign samples)"
