@@ -218,6 +218,20 @@ int labeler_eval_verbose(struct labeler *l, uint32_t pid, struct labelset *ret_d
 	return r;
 }
 
+const struct labelset *labeler_default_series(struct labeler *l)
+{
+	const struct labelset *r;
+	struct labelset ls;
+
+	labelset_init(&ls);
+	if (l->cfg.discover.node)
+		labelset_set(&ls, "node", l->cfg.discover.node);
+	finish_series(l, &ls);
+	r = labelset_pool_intern(l->pool, &ls);
+	labelset_done(&ls);
+	return r;
+}
+
 void labeler_get_stats(const struct labeler *l, struct labeler_stats *ret)
 {
 	*ret = l->stats;

@@ -50,5 +50,7 @@ int labeler_eval(void *ctx, uint32_t pid, const char *cgroup_path,
 int labeler_eval_verbose(struct labeler *l, uint32_t pid, struct labelset *ret_discovered,
 			 struct labelset *ret_series, int *ret_keep);
 void labeler_get_stats(const struct labeler *l, struct labeler_stats *ret);
+/* The series of samples without a process: node and the static labels. NULL when full. */
+const struct labelset *labeler_default_series(struct labeler *l);
 
 #endif

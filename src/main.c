@@ -946,6 +946,7 @@ int main(int argc, char **argv)
 		.exact_cgroup = true,
 		.label_fn = labeler_eval,
 		.label_ctx = lab,
+		.default_series = labeler_default_series(lab),
 		.drop_foreign = o.sidecar,
 	};
 	r = sampler_open(&sc, &s);

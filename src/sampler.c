@@ -979,7 +979,7 @@ static void handle_sample(struct sampler *s, const struct perf_event_header *h,
 {
 	struct record_sample rs;
 	struct profile_thread thread = { 0 };
-	const struct labelset *labels = NULL;
+	const struct labelset *labels = s->cfg.default_series;
 	bool overflow;
 	struct proc *p;
 	const char *tname;

@@ -60,6 +60,8 @@ struct sampler_config {
 	bool exact_cgroup;     /* PERF_SAMPLE_CGROUP where the kernel has it (Linux 5.7) */
 	sampler_label_fn *label_fn; /* NULL: every sample kept, series NULL */
 	void *label_ctx;
+	/* The series of samples no process can be named for (table full, pid 0). */
+	const struct labelset *default_series;
 	bool drop_foreign;     /* drop samples of tasks outside our PID namespace (pid 0) */
 };
 
