@@ -950,8 +950,13 @@ int main(int argc, char **argv)
 		.drop_foreign = o.sidecar,
 	};
 	r = sampler_open(&sc, &s);
-	if (r < 0)
-		goto out; /* sampler_open said why */
+	if (r < 0) {
+		/* sampler_open said why; in a pod, say where the capability is granted */
+		if (o.sidecar && (r == -EACCES || r == -EPERM))
+			log_error("--sidecar: add PERFMON (SYS_ADMIN before Linux 5.8) to the "
+				  "container's securityContext.capabilities.add");
+		goto out;
+	}
 	if (o.check_perf) {
 		printf("perf events: ok (%s at %u Hz on %d CPUs)\n", sampler_event_name(s),
 		       o.frequency_hz, sampler_n_cpus(s));

@@ -4,8 +4,8 @@
 # namespace-local pid of the workload, its stacks are symbolized with the right chains (its
 # binary is found through the namespace's /proc), and a busy process outside the namespace
 # is never in them (the kernel reports it as pid 0: dropped before unwinding, counted as
-# foreign). Without another process in the namespace, --sidecar refuses to start and says
-# how to share the namespace.
+# foreign). Without another process in the namespace, or without CAP_PERFMON, --sidecar
+# refuses to start and says what to change in the pod spec.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/common.sh"
 . "$top_srcdir/tests/e2e/e2e-lib.sh"
 
@@ -27,6 +27,22 @@ cat "$TEST_TMP/alone.log"
 [ "$rc" != 0 ] || fail "--sidecar started without any other process in its PID namespace"
 grep -q "shareProcessNamespace: true" "$TEST_TMP/alone.log" ||
 	fail "--sidecar did not explain how to share the PID namespace"
+
+# Shared, but without the capability to open perf events (paranoid > 0 here, or the test
+# would prove nothing): the error says which capability the container needs.
+if [ "$(cat /proc/sys/kernel/perf_event_paranoid)" -gt 0 ]; then
+	require_cmd setpriv
+	rc=0
+	timeout -k 5 30 unshare --pid --fork --mount-proc sh -c '
+		sleep 10 &
+		setpriv --bounding-set=-perfmon,-sys_admin --inh-caps=-perfmon,-sys_admin \
+			"$0" --sidecar -d 1 -o "$1/nocap"' "$PERFAGENT" "$TEST_TMP" 2>"$TEST_TMP/nocap.log" ||
+		rc=$?
+	cat "$TEST_TMP/nocap.log"
+	[ "$rc" != 0 ] || fail "--sidecar started without CAP_PERFMON"
+	grep -q "securityContext.capabilities.add" "$TEST_TMP/nocap.log" ||
+		fail "--sidecar without CAP_PERFMON did not say which capability to add"
+fi
 
 # Shared: the workload and perfagent in one fresh namespace.
 export exe PERFAGENT TEST_TMP
