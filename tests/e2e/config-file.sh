@@ -93,6 +93,22 @@ grep -qx "  env=prod" "$TEST_TMP/series2.txt" || fail "the file's labels section
 ! grep -q "dc=x" "$TEST_TMP/series2.txt" || fail "--label should replace the file's label list"
 ! grep -q "__meta_" "$TEST_TMP/series2.txt" || fail "__meta_* labels must not reach a series"
 
+# Opt-in discovery: an environment variable and the command line of a process.
+env PERFAGENT_E2E_SERVICE=checkout sleep 30 &
+sp=$!
+trap 'kill $sp 2>/dev/null; rm -rf "$TEST_TMP"' EXIT
+sleep 0.2
+"$PERFAGENT" --include-env-var PERFAGENT_E2E_SERVICE --label-cmdline --print-labels "$sp" \
+	>"$TEST_TMP/env.txt" || fail "--print-labels with --include-env-var failed"
+cat "$TEST_TMP/env.txt"
+grep -qx "  __meta_env_var_PERFAGENT_E2E_SERVICE=checkout" "$TEST_TMP/env.txt" ||
+	fail "__meta_env_var_PERFAGENT_E2E_SERVICE missing"
+grep -qx "  __meta_process_cmdline=sleep 30" "$TEST_TMP/env.txt" || fail "__meta_process_cmdline missing"
+"$PERFAGENT" --print-labels "$sp" >"$TEST_TMP/noenv.txt" || fail "--print-labels failed"
+! grep -q "__meta_env_var_\|__meta_process_cmdline" "$TEST_TMP/noenv.txt" ||
+	fail "environment or command line discovered without being asked for"
+kill "$sp"
+
 # The command line overrides the file, for options that open events too.
 require_perf
 printf '{"frequency": 99, "event": "cpu-clock", "stack-size": 8192}\n' >"$TEST_TMP/ok.json"
