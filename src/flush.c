@@ -2,7 +2,8 @@
 /*
  * Flush thread. Per window: resolve every location to a function name (symcache for user
  * binaries, read through /proc/PID/root so containers resolve; kallsyms for the kernel),
- * then emit mappings, functions, locations and samples into a pprof builder, gzip, export.
+ * then, per series, emit the mappings, functions and locations its samples use and the
+ * samples into a pprof builder, gzip, export with the series' labels.
  *
  * A mapping gets has_functions only when every one of its locations was named, so a
  * backend or `go tool pprof` can still symbolize the rest from the build-id and address.

@@ -12,8 +12,8 @@
  * after t_snap wait for the next round, in place, without being copied. Records are only
  * copied when they wrap a ring's end (ring.h), so memory does not grow with the rate.
  *
- * Rings. One ring per CPU; for per-thread targets, every (thread, CPU) event redirects its
- * output to its CPU's ring (PERF_EVENT_IOC_SET_OUTPUT). Wakeups come from the watermark (a
+ * Rings. One ring per CPU; for per-thread targets and cgroups, every (thread or cgroup,
+ * CPU) event redirects its output to its CPU's ring (PERF_EVENT_IOC_SET_OUTPUT). Wakeups come from the watermark (a
  * quarter of the ring) so a wakeup drains many records; the main loop also drains on its
  * timer so windows close on time at low rates.
  */

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The sampler: one perf sampling event per CPU (whole machine) or per (thread, CPU) of the
- * targets, each CPU's events sharing one mmap ring; draining the rings in timestamp order;
+ * The sampler: one perf sampling event per CPU (whole machine), per (cgroup, CPU) for
+ * --cgroup (selection in the kernel) or per (thread, CPU) of the targets, each CPU's events
+ * sharing one mmap ring; draining the rings in timestamp order;
  * keeping the process table current from the side-band records; and, for every sample,
- * unwinding the user stack and adding the stack to the current window.
+ * deciding its process's targets and series once (the label hook), then unwinding the
+ * user stack and adding the stack to the current window.
  *
  * This is the hot path: after start-up, processing a sample does not allocate, log or make
  * a system call (a process first seen in a sample is read from /proc once).
