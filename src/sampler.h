@@ -8,7 +8,8 @@
  * user stack and adding the stack to the current window.
  *
  * This is the hot path: after start-up, processing a sample does not allocate, log or make
- * a system call (a process first seen in a sample is read from /proc once).
+ * a system call (a process first seen in a sample is read from /proc once, and its labels
+ * decided once — again only after an exec or a cgroup move, a bounded number of times).
  *
  * Single-threaded: the main loop owns it. Errors opening events are logged with what to
  * change (privileges, sysctls) before they are returned.
