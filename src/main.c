@@ -7,7 +7,6 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -31,6 +30,7 @@
 #include "options.h"
 #include "profile.h"
 #include "sampler.h"
+#include "sidecar.h"
 #include "util.h"
 
 #define DEFAULT_FREQUENCY_HZ 19
@@ -804,74 +804,6 @@ static int print_labels(struct labeler *lab, uint32_t pid)
 	return 0;
 }
 
-/* Bit 19 of CapEff: CAP_SYS_PTRACE. */
-static bool have_cap_sys_ptrace(void)
-{
-	FILE *f = fopen("/proc/self/status", "re");
-	char line[256];
-	unsigned long long caps = 0;
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "CapEff: %llx", &caps) == 1)
-			break;
-	fclose(f);
-	return caps & (1ULL << 19);
-}
-
-/*
- * Sidecar mode: the pod's processes must be visible (a shared PID namespace). We see only
- * ourselves and our ancestors when the namespace is not shared.
- */
-static int check_sidecar(void)
-{
-	struct dirent *de;
-	DIR *d = opendir("/proc");
-	pid_t self = getpid(), anc[64];
-	size_t n_anc = 0;
-	int others = 0;
-
-	for (pid_t p = getppid(); p > 0 && n_anc < ARRAY_SIZE(anc);) {
-		char path[64];
-		FILE *f;
-		int pp = 0;
-
-		anc[n_anc++] = p;
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
-		f = fopen(path, "re");
-		if (!f || fscanf(f, "%*d (%*[^)]) %*c %d", &pp) != 1)
-			pp = 0;
-		if (f)
-			fclose(f);
-		p = pp;
-	}
-	if (!d)
-		return log_error_errno(-errno, "--sidecar: read /proc: %m — mount the pod's /proc");
-	while ((de = readdir(d))) {
-		uint64_t pid;
-		bool mine = false;
-
-		if (parse_u64(de->d_name, 1, INT32_MAX, &pid) < 0 || (pid_t)pid == self)
-			continue;
-		for (size_t i = 0; i < n_anc; i++)
-			mine |= anc[i] == (pid_t)pid;
-		others += !mine;
-	}
-	closedir(d);
-	if (!others) {
-		log_error("--sidecar: no other process is visible in this PID namespace — the pod "
-			  "does not share its PID namespace: set shareProcessNamespace: true in the pod "
-			  "spec");
-		return -ESRCH;
-	}
-	if (!have_cap_sys_ptrace())
-		log_warn("--sidecar: no CAP_SYS_PTRACE: the binaries of other containers (through "
-			 "/proc/PID/root) may be unreadable, and their frames unsymbolized — add "
-			 "SYS_PTRACE to securityContext.capabilities.add");
-	return 0;
-}
-
 static int exit_code_of(int status)
 {
 	if (WIFEXITED(status))
@@ -912,7 +844,7 @@ int main(int argc, char **argv)
 		ret = print_labels(lab, o.print_labels_pid);
 		goto out;
 	}
-	if (o.sidecar && check_sidecar() < 0)
+	if (o.sidecar && sidecar_check() < 0)
 		goto out;
 
 	sigemptyset(&mask);

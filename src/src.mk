@@ -26,7 +26,8 @@ src_libperfagent_a_SOURCES = \
 	src/discover.c src/discover.h \
 	src/labeler.c src/labeler.h \
 	src/options.c src/options.h \
-	src/conffile.c src/conffile.h
+	src/conffile.c src/conffile.h \
+	src/sidecar.c src/sidecar.h
 
 PA_LDADD = src/libperfagent.a unwind/libpuw.a $(PA_DEP_LIBS)
 
