@@ -1,9 +1,11 @@
 #!/bin/sh
 # Exact per-sample cgroups: one workload starts in cgroup "mv-a" and is moved to "mv-b"
 # halfway through the run ("mv-b" is created after the daemon started, so its path comes
-# from a PERF_RECORD_CGROUP). A relabel rule turns the cgroup into a series label; the
-# samples before the move must be in series cgroup_name=mv-a and the ones after in mv-b,
-# each about half of the workload's samples; processes in neither are dropped by a keep rule.
+# from a PERF_RECORD_CGROUP). A relabel rule turns the cgroup into a series label. With
+# one-second windows, every window that ended before the move holds only series
+# cgroup_name=mv-a, every window that began after it only mv-b (wall-clock times of the
+# windows against the time of the move, so a loaded machine does not matter), and there are
+# such windows on both sides; processes in neither cgroup are dropped by a keep rule.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/common.sh"
 . "$top_srcdir/tests/e2e/e2e-lib.sh"
 . "$top_srcdir/tests/e2e/cgroup-lib.sh"
@@ -30,7 +32,7 @@ cat >"$TEST_TMP/config.json" <<JSON
 }
 JSON
 
-run_perfagent 60 "$TEST_TMP/perfagent.log" --config "$TEST_TMP/config.json" -d 6 -i 2 \
+run_perfagent 60 "$TEST_TMP/perfagent.log" --config "$TEST_TMP/config.json" -d 6 -i 1 \
 	-o "$TEST_TMP/out" --summary-json "$TEST_TMP/summary.json" &
 pa=$!
 # The 6 s start when sampling does (after the start-up scan): move at the middle of them.
@@ -43,8 +45,10 @@ done
 sleep 1
 mkdir "$CG_TOP/mv-b" || exit 99
 sleep 2
+before=$(date +%s%N)
 cg_move "$w" "$CG_TOP/mv-b"
-echo "moved $w to mv-b at $(date +%T.%N)"
+after=$(date +%s%N)
+echo "moved $w to mv-b between $before and $after (ns since the epoch)"
 wait "$pa" || fail "perfagent exited with $?"
 
 [ "$(json_get "$TEST_TMP/summary.json" 's["targets"]["exact_cgroup"]')" = True ] ||
@@ -53,20 +57,25 @@ wait "$pa" || fail "perfagent exited with $?"
 	fail "no PERF_RECORD_CGROUP for the cgroup created while sampling"
 e2e_check --profiles "$TEST_TMP/out" --min-files 2 --summary "$TEST_TMP/summary.json" \
 	--select all --name "kept" --label-in pid="$w" \
-	--select pid="$w" --where cgroup_name=mv-a --name "before the move" --min-samples 50 \
-	--select pid="$w" --where cgroup_name=mv-b --name "after the move" --min-samples 50 ||
+	--select pid="$w" --where cgroup_name=mv-a --name "before the move" --min-samples 20 \
+	--select pid="$w" --where cgroup_name=mv-b --name "after the move" --min-samples 20 ||
 	fail "cgroup move profile checks (see above)"
 
-# Each side holds about half of the samples (the move is at 3 s of 6).
+# Windows wholly before the move hold only mv-a, windows wholly after it only mv-b.
 pprof_json "$TEST_TMP"/out/perfagent-*.pb.gz | "$TESTS_PYTHON" -c '
 import json, sys
-n = {"mv-a": 0, "mv-b": 0}
+before, after = int(sys.argv[1]), int(sys.argv[2])
+sides = {"before": {}, "after": {}, "across": {}}
 for p in json.load(sys.stdin):
     series = dict(c[6:].split("=", 1) for c in p.get("comments", []) if c.startswith("label "))
-    for s in p["samples"]:
-        n[series.get("cgroup_name", "?")] = n.get(series.get("cgroup_name", "?"), 0) + s["values"][0]
-total = n["mv-a"] + n["mv-b"]
-share = 100.0 * n["mv-a"] / total if total else 0
-print("samples by series: %s; mv-a share %.1f%% (expected 50 +- 20)" % (n, share))
-sys.exit(0 if 30 <= share <= 70 and set(n) == {"mv-a", "mv-b"} else 1)' ||
-	fail "samples are not split at the move"
+    start, end = p["time_nanos"], p["time_nanos"] + p["duration_nanos"]
+    side = "before" if end <= before else "after" if start >= after else "across"
+    name = series.get("cgroup_name", "?")
+    n = sum(s["values"][0] for s in p["samples"])
+    sides[side][name] = sides[side].get(name, 0) + n
+for side, by in sides.items():
+    print("windows %s the move: %s" % (side, by))
+ok = (set(sides["before"]) == {"mv-a"} and set(sides["after"]) == {"mv-b"}
+      and sides["before"]["mv-a"] > 0 and sides["after"]["mv-b"] > 0)
+sys.exit(0 if ok else 1)' "$before" "$after" ||
+	fail "samples are not attributed to the cgroup they were taken in"
