@@ -259,7 +259,9 @@ static int elf_build_id(const char *path, char *ret, size_t size)
 	if (fd < 0)
 		return -errno;
 	elf_version(EV_CURRENT);
-	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	/* ELF_C_READ: only the program headers and notes are read (pread); an mmap of the
+	 * whole file would cost an munmap and its TLB shootdown per process. */
+	e = elf_begin(fd, ELF_C_READ, NULL);
 	if (!e) {
 		close(fd);
 		return -EINVAL;
