@@ -18,11 +18,12 @@ for i in 1 2 3 4; do
 	pids="$pids${pids:+,}$!"
 done
 sleep 0.2
-cat >"$TEST_TMP/config.json" <<'JSON'
+# Keep exactly our workloads (other test suites may run the same program meanwhile).
+cat >"$TEST_TMP/config.json" <<JSON
 {
   "max-series": 2,
   "relabel_configs": [
-    {"source_labels": ["__meta_process_executable_name"], "regex": "workload-shares",
+    {"source_labels": ["__meta_process_pid"], "regex": "$(echo "$pids" | tr , '|')",
      "action": "keep"},
     {"source_labels": ["__meta_process_pid"], "target_label": "proc"}
   ]
