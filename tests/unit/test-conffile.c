@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "cases.h"
 #include "conffile.h"
 #include "log.h"
 #include "util.h"
@@ -171,37 +172,19 @@ static int run(const char *dir, const char *name, bool valid)
 	return 1;
 }
 
-static int run_dir(const char *sub, bool valid)
+static int run_valid(const char *dir, const char *name, void *ctx)
 {
-	const char *top = getenv("top_srcdir");
-	char dir[4096];
-	struct dirent **list;
-	int n, cases = 0;
+	return run(dir, name, true);
+}
 
-	snprintf(dir, sizeof(dir), "%s/tests/data/config/%s", top ? top : ".", sub);
-	n = scandir(dir, &list, NULL, alphasort);
-	if (n < 0) {
-		fprintf(stderr, "%s: cannot read\n", dir);
-		return 0;
-	}
-	for (int i = 0; i < n; i++) {
-		size_t len = strlen(list[i]->d_name);
-
-		if (len > 5 && strcmp(list[i]->d_name + len - 5, ".json") == 0) {
-			list[i]->d_name[len - 5] = '\0';
-			CHECK(run(dir, list[i]->d_name, valid));
-			cases++;
-		}
-		free(list[i]);
-	}
-	free(list);
-	printf("%s: %d cases\n", sub, cases);
-	return cases;
+static int run_invalid(const char *dir, const char *name, void *ctx)
+{
+	return run(dir, name, false);
 }
 
 int main(void)
 {
-	CHECK(run_dir("valid", true) >= 6);
-	CHECK(run_dir("invalid", false) >= 20);
+	CHECK(cases_run("config/valid", run_valid, NULL) >= 6);
+	CHECK(cases_run("config/invalid", run_invalid, NULL) >= 20);
 	return check_finish("test-conffile");
 }

@@ -14,16 +14,15 @@
 #include <string.h>
 
 #include "check.h"
+#include "cases.h"
 #include "labels.h"
 #include "relabel.h"
 
-static char *data_dir(const char *sub)
+static json_t *load_case(const char *dir, const char *name, char *path, size_t size,
+			 json_error_t *je)
 {
-	const char *top = getenv("top_srcdir");
-	static char buf[4096];
-
-	snprintf(buf, sizeof(buf), "%s/tests/data/relabel/%s", top ? top : ".", sub);
-	return buf;
+	snprintf(path, size, "%s/%s.json", dir, name);
+	return json_load_file(path, 0, je);
 }
 
 static void set_from_json(struct labelset *ls, const json_t *o)
@@ -32,13 +31,16 @@ static void set_from_json(struct labelset *ls, const json_t *o)
 	json_t *v;
 
 	labelset_init(ls);
-	json_object_foreach((json_t *)o, k, v) labelset_set(ls, k, json_string_value(v));
+	json_object_foreach((json_t *)o, k, v) {
+		labelset_set(ls, k, json_string_value(v));
+	}
 }
 
-static int run_valid(const char *path, const char *name)
+static int run_valid(const char *dir, const char *name, void *ctx)
 {
+	char path[8192];
 	json_error_t je;
-	json_t *c = json_load_file(path, 0, &je);
+	json_t *c = load_case(dir, name, path, sizeof(path), &je);
 	struct relabel_rules *rules = NULL;
 	struct labelset in, want;
 	char err[512], epath[64], got_s[4096], want_s[4096];
@@ -80,10 +82,11 @@ static int run_valid(const char *path, const char *name)
 	return ok;
 }
 
-static int run_invalid(const char *path, const char *name)
+static int run_invalid(const char *dir, const char *name, void *ctx)
 {
+	char path[8192];
 	json_error_t je;
-	json_t *c = json_load_file(path, 0, &je);
+	json_t *c = load_case(dir, name, path, sizeof(path), &je);
 	struct relabel_rules *rules = NULL;
 	char err[512] = "", epath[64] = "";
 	const char *want, *prefix, *want_path;
@@ -111,37 +114,9 @@ static int run_invalid(const char *path, const char *name)
 	return ok;
 }
 
-static int run_dir(const char *sub, int (*fn)(const char *, const char *))
-{
-	char *dir = data_dir(sub);
-	struct dirent **list;
-	int n = scandir(dir, &list, NULL, alphasort), cases = 0;
-
-	if (n < 0) {
-		fprintf(stderr, "%s: cannot read\n", dir);
-		check_failures++;
-		return 0;
-	}
-	for (int i = 0; i < n; i++) {
-		char path[8192], name[256];
-		size_t len = strlen(list[i]->d_name);
-
-		if (len > 5 && strcmp(list[i]->d_name + len - 5, ".json") == 0) {
-			snprintf(path, sizeof(path), "%s/%s", dir, list[i]->d_name);
-			snprintf(name, sizeof(name), "%.*s", (int)(len - 5), list[i]->d_name);
-			CHECK(fn(path, name));
-			cases++;
-		}
-		free(list[i]);
-	}
-	free(list);
-	printf("%s: %d cases\n", sub, cases);
-	return cases;
-}
-
 int main(void)
 {
-	CHECK(run_dir("valid", run_valid) >= 40);
-	CHECK(run_dir("invalid", run_invalid) >= 15);
+	CHECK(cases_run("relabel/valid", run_valid, NULL) >= 40);
+	CHECK(cases_run("relabel/invalid", run_invalid, NULL) >= 15);
 	return check_finish("test-relabel");
 }
