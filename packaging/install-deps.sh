@@ -13,7 +13,8 @@ fi
 
 if command -v apt-get >/dev/null 2>&1; then
 	build="build-essential autoconf automake pkg-config libelf-dev libdw-dev libunwind-dev
-	       libzstd-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev libdebuginfod-dev"
+	       libzstd-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev libdebuginfod-dev
+	       libpcre2-dev"
 	# go tool pprof and protoc-generated python3-protobuf decode our profiles in the tests;
 	# perf is the peer the benchmark measures; binutils (readelf) and util-linux (setpriv)
 	# are used by the tests themselves; the arm64 unwinding tests cross-compile fixtures
@@ -31,7 +32,7 @@ if command -v apt-get >/dev/null 2>&1; then
 elif command -v dnf >/dev/null 2>&1; then
 	build="gcc make autoconf automake pkgconf-pkg-config elfutils-libelf-devel elfutils-devel
 	       libunwind-devel libzstd-devel jansson-devel libcurl-devel zlib-devel kernel-headers
-	       elfutils-debuginfod-client-devel"
+	       elfutils-debuginfod-client-devel pcre2-devel"
 	tests="golang protobuf-compiler python3 python3-protobuf binutils util-linux procps-ng perf
 	       gcc-aarch64-linux-gnu gcc-c++-aarch64-linux-gnu qemu-user nodejs elfutils-debuginfod"
 	pkgs=$build

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The file exporter: one gzip pprof file per window. A reader never sees a partial file:
+ * The file exporter: one gzip pprof file per series per window. A reader never sees a partial file:
  * each is written to a temporary name in the same directory, synced and renamed.
  */
 #include "config.h"
@@ -32,8 +32,8 @@ static int file_send(void *ctx, const uint8_t *profile, size_t len, const struct
 
 	gmtime_r(&t, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	if (snprintf(path, sizeof(path), "%s/perfagent-%s-%06" PRIu64 ".pb.gz", fe->dir, stamp,
-		     m->seq) >= (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s/perfagent-%s-%06" PRIu64 "-%08" PRIx64 ".pb.gz",
+		     fe->dir, stamp, m->seq, m->labels_hash & 0xffffffffu) >= (int)sizeof(path))
 		return log_error_errno(-ENAMETOOLONG, "output path in %s: %m", fe->dir);
 	r = write_file_atomic(path, profile, len);
 	if (r < 0)

@@ -10,10 +10,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "labels.h"
+
 struct export_meta {
 	uint64_t start_real_ns; /* window start, ns since the epoch */
 	uint64_t duration_ns;
 	uint64_t seq;           /* window number, from 1 */
+	/* The series: one profile per label set per window. Borrowed for the call; never
+	 * NULL (the overflow series is {series_overflow="true"}). labels_hash identifies it
+	 * (e.g. in file names). */
+	const struct labelset *labels;
+	uint64_t labels_hash;
 };
 
 struct exporter_ops {
@@ -30,7 +37,8 @@ struct exporter {
 };
 
 /*
- * Files: one "perfagent-<UTC start>-<seq>.pb.gz" per window in dir, written atomically. The
+ * Files: one "perfagent-<UTC start>-<seq>-<8 hex of labels_hash>.pb.gz" per series per
+ * window in dir, written atomically. The
  * directory is created if missing. Returns 0 or -errno (logged).
  */
 int export_file_new(const char *dir, struct exporter *ret);

@@ -2,7 +2,8 @@
 /*
  * Flush thread. Per window: resolve every location to a function name (symcache for user
  * binaries, read through /proc/PID/root so containers resolve; kallsyms for the kernel),
- * then emit mappings, functions, locations and samples into a pprof builder, gzip, export.
+ * then, per series, emit the mappings, functions and locations its samples use and the
+ * samples into a pprof builder, gzip, export with the series' labels.
  *
  * A mapping gets has_functions only when every one of its locations was named, so a
  * backend or `go tool pprof` can still symbolize the rest from the build-id and address.
@@ -92,6 +93,7 @@ struct flusher {
 	int vdso_fd;
 	struct flush_summary sum;
 	char marker_names[_PUW_STOP_MAX][40]; /* "[unwind: <stop reason>]" */
+	struct labelset overflow_labels; /* node, static labels, series_overflow="true" */
 };
 
 /* Per-window working state, rebuilt for every window. */
@@ -444,13 +446,64 @@ static const char *basename_of(const char *path)
 	return s ? s + 1 : path;
 }
 
+/* Adds window location li (and its mapping, the first time) to the profile being built. */
+static int add_location(struct flusher *f, const struct profile_window *w,
+			const struct resolved *r, uint32_t li, uint64_t kernel_id,
+			uint64_t *map_ids, uint64_t *loc_ids)
+{
+	const struct profile_location *l = &w->locations[li];
+	struct pprof_line line = { 0 };
+	uint64_t map_id = 0; /* unknown, or a marker */
+	int64_t id;
+
+	if (l->map == PROFILE_MAP_KERNEL) {
+		map_id = kernel_id;
+	} else if (l->map < w->n_mappings) {
+		if (!map_ids[l->map]) {
+			const struct profile_mapping *m = &w->mappings[l->map];
+			struct pprof_mapping pm = {
+				.memory_start = m->start,
+				.memory_limit = m->end,
+				.file_offset = m->pgoff,
+				.filename = m->path,
+				.build_id = r->bins[l->map] ? sym_binary_build_id(r->bins[l->map])
+							    : NULL,
+				.has_functions = r->all_named[l->map],
+			};
+
+			id = pprof_builder_add_mapping(f->pb, &pm);
+			if (id < 0)
+				return (int)id;
+			map_ids[l->map] = (uint64_t)id;
+		}
+		map_id = map_ids[l->map];
+	}
+	if (r->names[li]) {
+		int64_t fid = pprof_builder_add_function(f->pb, r->names[li], r->names[li], NULL);
+
+		if (fid < 0)
+			return (int)fid;
+		line.function_id = (uint64_t)fid;
+	}
+	id = pprof_builder_add_location(f->pb, map_id, l->addr, &line, r->names[li] ? 1 : 0);
+	if (id < 0)
+		return (int)id;
+	loc_ids[li] = (uint64_t)id;
+	return 0;
+}
+
+/*
+ * Encodes the samples of one series. Mappings and locations are added when a stack of the
+ * series first uses them (map_ids/loc_ids: 0 = not yet added), so each profile only carries
+ * what its own samples reference.
+ */
 static int encode(struct flusher *f, const struct profile_window *w, const struct resolved *r,
-		  uint8_t **ret_buf, size_t *ret_len)
+		  uint32_t series, const struct labelset *labels, uint64_t *map_ids,
+		  uint64_t *loc_ids, uint8_t **ret_buf, size_t *ret_len)
 {
 	struct pprof_builder *pb = f->pb;
 	uint64_t kernel_id = 0, kmin = UINT64_MAX, kmax = 0;
-	uint64_t *loc_ids = NULL;
-	char comment[128];
+	char comment[LABEL_MAX_BYTES + 64];
 	int r2;
 
 	pprof_builder_reset(pb);
@@ -466,29 +519,32 @@ static int encode(struct flusher *f, const struct profile_window *w, const struc
 		 f->cfg.event_name, f->cfg.frequency_hz);
 	(void)pprof_builder_add_comment(pb, comment);
 
-	/* Mappings: ids 1..n_mappings in window order, then the kernel. */
-	for (uint32_t i = 0; i < w->n_mappings; i++) {
-		const struct profile_mapping *m = &w->mappings[i];
-		struct pprof_mapping pm = {
-			.memory_start = m->start,
-			.memory_limit = m->end,
-			.file_offset = m->pgoff,
-			.filename = m->path,
-			.build_id = r->bins[i] ? sym_binary_build_id(r->bins[i]) : NULL,
-			.has_functions = r->all_named[i],
-		};
-		int64_t id = pprof_builder_add_mapping(pb, &pm);
-
-		if (id < 0)
-			return (int)id;
+	for (size_t i = 0; labels && i < labels->n; i++) {
+		/* The series' labels, for readers of the file (backends get them per upload). */
+		snprintf(comment, sizeof(comment), "label %s=%s", labels->v[i].name,
+			 labels->v[i].value);
+		(void)pprof_builder_add_comment(pb, comment);
 	}
-	for (uint32_t i = 0; i < w->n_locations; i++)
-		if (w->locations[i].map == PROFILE_MAP_KERNEL) {
-			if (w->locations[i].addr < kmin)
-				kmin = w->locations[i].addr;
-			if (w->locations[i].addr > kmax)
-				kmax = w->locations[i].addr;
+	memset(map_ids, 0, (w->n_mappings + 1) * sizeof(*map_ids));
+	memset(loc_ids, 0, (w->n_locations + 1) * sizeof(*loc_ids));
+
+	/* The kernel mapping spans the kernel addresses this series' stacks hold. */
+	for (uint32_t i = 0; i < w->n_stacks; i++) {
+		const struct profile_stack *s = &w->stacks[i];
+
+		if (w->threads[s->thread].series != series)
+			continue;
+		for (uint32_t k = 0; k < s->n_frames; k++) {
+			const struct profile_location *l = &w->locations[w->frames[s->frames + k]];
+
+			if (l->map != PROFILE_MAP_KERNEL)
+				continue;
+			if (l->addr < kmin)
+				kmin = l->addr;
+			if (l->addr > kmax)
+				kmax = l->addr;
 		}
+	}
 	if (kmax) {
 		struct pprof_mapping km = {
 			.memory_start = kmin,
@@ -503,58 +559,40 @@ static int encode(struct flusher *f, const struct profile_window *w, const struc
 		kernel_id = (uint64_t)id;
 	}
 
-	loc_ids = malloc((w->n_locations + 1) * sizeof(*loc_ids));
-	if (!loc_ids)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < w->n_locations; i++) {
-		const struct profile_location *l = &w->locations[i];
-		struct pprof_line line = { 0 };
-		uint64_t map_id = l->map == PROFILE_MAP_KERNEL ? kernel_id
-				  : l->map < w->n_mappings ? l->map + 1
-							   : 0; /* unknown, or a marker */
-		int64_t id;
-
-		if (r->names[i]) {
-			int64_t fid = pprof_builder_add_function(pb, r->names[i], r->names[i], NULL);
-
-			if (fid < 0) {
-				free(loc_ids);
-				return (int)fid;
-			}
-			line.function_id = (uint64_t)fid;
-		}
-		id = pprof_builder_add_location(pb, map_id, l->addr, &line, r->names[i] ? 1 : 0);
-		if (id < 0) {
-			free(loc_ids);
-			return (int)id;
-		}
-		loc_ids[i] = (uint64_t)id;
-	}
-
 	for (uint32_t i = 0; i < w->n_stacks; i++) {
 		const struct profile_stack *s = &w->stacks[i];
-		const struct profile_series *se = &w->series[s->series];
+		const struct profile_thread *se = &w->threads[s->thread];
 		uint64_t ids[640];
 		int64_t values[2] = { (int64_t)s->count, (int64_t)s->cpu_ns };
-		char pid[16], tid[16];
-		struct pprof_label labels[5] = {
+		char pid[16], tid[16], cpu[16];
+		struct pprof_label slabels[6] = {
 			{ .key = "pid", .str = pid },
 			{ .key = "tid", .str = tid },
+			{ .key = "cpu", .str = cpu },
 			{ .key = "comm", .str = se->comm },
 			{ .key = "thread_name", .str = se->thread_name },
 			{ .key = "executable", .str = se->exe },
 		};
 		uint32_t n = s->n_frames < ARRAY_SIZE(ids) ? s->n_frames : ARRAY_SIZE(ids);
 
+		if (se->series != series)
+			continue;
 		snprintf(pid, sizeof(pid), "%u", se->pid);
 		snprintf(tid, sizeof(tid), "%u", se->tid);
-		for (uint32_t k = 0; k < n; k++)
-			ids[k] = loc_ids[w->frames[s->frames + k]];
-		r2 = pprof_builder_add_sample(pb, ids, n, values, 2, labels, se->exe ? 5 : 4);
-		if (r2 < 0) {
-			free(loc_ids);
-			return r2;
+		snprintf(cpu, sizeof(cpu), "%u", se->cpu);
+		for (uint32_t k = 0; k < n; k++) {
+			uint32_t li = w->frames[s->frames + k];
+
+			if (!loc_ids[li]) {
+				r2 = add_location(f, w, r, li, kernel_id, map_ids, loc_ids);
+				if (r2 < 0)
+					return r2;
+			}
+			ids[k] = loc_ids[li];
 		}
+		r2 = pprof_builder_add_sample(pb, ids, n, values, 2, slabels, se->exe ? 6 : 5);
+		if (r2 < 0)
+			return r2;
 
 		/* Summary: the leaf function, or the leaf's binary when it has no symbol. */
 		if (n > 0) {
@@ -574,7 +612,6 @@ static int encode(struct flusher *f, const struct profile_window *w, const struc
 		}
 		pid_add(f, se->pid);
 	}
-	free(loc_ids);
 	return pprof_builder_encode(pb, true, ret_buf, ret_len);
 }
 
@@ -611,23 +648,77 @@ static size_t hottest_locked(struct flusher *f, struct flush_hot *ret, size_t ma
 static void flush_window(struct flusher *f, struct profile_window *w)
 {
 	struct resolved res = { 0 };
-	struct export_meta meta;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	char where[PATH_MAX] = "";
+	uint64_t *map_ids = NULL, *loc_ids = NULL;
 	int r;
 
 	f->seq++;
 	f->sum.windows++;
 	f->sum.samples += w->samples;
+	f->sum.overflow_samples += w->overflow_samples;
 	if (w->samples == 0 && w->dropped == 0)
 		return; /* nothing sampled: no empty file */
+	if (w->n_series > f->sum.max_series)
+		f->sum.max_series = w->n_series;
 
 	pins_expire(f);
 	jitmaps_begin_round(f->jit);
 	r = resolve(f, w, &res);
-	if (r >= 0)
-		r = encode(f, w, &res, &buf, &len);
+	map_ids = malloc((w->n_mappings + 1) * sizeof(*map_ids));
+	loc_ids = malloc((w->n_locations + 1) * sizeof(*loc_ids));
+	if (r >= 0 && (!map_ids || !loc_ids))
+		r = -ENOMEM;
+	if (r < 0) {
+		log_error_errno(r, "symbolize window %" PRIu64 ": %m", f->seq);
+		f->sum.send_errors++;
+	}
+	/* One profile per series: the exporter gets each with its label set. */
+	for (uint32_t i = 0; r >= 0 && i < w->n_series; i++) {
+		const struct labelset *labels = w->series[i].labels ? w->series[i].labels
+								     : &f->overflow_labels;
+		struct export_meta meta;
+		uint8_t *buf = NULL;
+		size_t len = 0;
+		char where[PATH_MAX] = "";
+		int e;
+
+		e = encode(f, w, &res, i, labels, map_ids, loc_ids, &buf, &len);
+		if (e < 0) {
+			log_error_errno(e, "encode the profile of window %" PRIu64 ": %m", f->seq);
+			f->sum.send_errors++;
+			continue;
+		}
+		meta = (struct export_meta){
+			.start_real_ns = w->start_real_ns,
+			.duration_ns = w->end_mono_ns - w->start_mono_ns,
+			.seq = f->seq,
+			.labels = labels,
+			.labels_hash = labelset_hash(labels),
+		};
+		e = f->cfg.exporter.ops->send(f->cfg.exporter.ctx, buf, len, &meta, where,
+					      sizeof(where));
+		free(buf);
+		if (e < 0) {
+			f->sum.send_errors++;
+			continue;
+		}
+		f->sum.files++;
+		f->sum.bytes += len;
+		if (w->n_series <= 3)
+			log_info("window %" PRIu64 ": %" PRIu64 " samples (%" PRIu64 " dropped), "
+				 "%u stacks, %u mappings -> %s (%zu KiB)",
+				 f->seq, w->samples, w->dropped, w->n_stacks, w->n_mappings, where,
+				 len / 1024);
+	}
+	if (w->n_series > 3)
+		log_info("window %" PRIu64 ": %" PRIu64 " samples (%" PRIu64 " dropped) in %u "
+			 "series, %u stacks, %u mappings", f->seq, w->samples, w->dropped,
+			 w->n_series, w->n_stacks, w->n_mappings);
+	if (w->overflow_samples)
+		log_warn("window %" PRIu64 ": %" PRIu64 " samples of series past --max-series %u "
+			 "went to the series_overflow series", f->seq, w->overflow_samples,
+			 w->lim.max_series);
+	free(map_ids);
+	free(loc_ids);
 	resolved_free(&res, w->n_mappings);
 	{
 		struct jitmaps_stats js;
@@ -635,27 +726,6 @@ static void flush_window(struct flusher *f, struct profile_window *w)
 		jitmaps_get_stats(f->jit, &js);
 		f->sum.jit_maps_read = js.maps_read;
 	}
-	if (r < 0) {
-		log_error_errno(r, "encode the profile of window %" PRIu64 ": %m", f->seq);
-		f->sum.send_errors++;
-		return;
-	}
-	meta = (struct export_meta){
-		.start_real_ns = w->start_real_ns,
-		.duration_ns = w->end_mono_ns - w->start_mono_ns,
-		.seq = f->seq,
-	};
-	r = f->cfg.exporter.ops->send(f->cfg.exporter.ctx, buf, len, &meta, where, sizeof(where));
-	free(buf);
-	if (r < 0) {
-		f->sum.send_errors++;
-		return;
-	}
-	f->sum.files++;
-	f->sum.bytes += len;
-	log_info("window %" PRIu64 ": %" PRIu64 " samples (%" PRIu64 " dropped), %u stacks, "
-		 "%u mappings -> %s (%zu KiB)",
-		 f->seq, w->samples, w->dropped, w->n_stacks, w->n_mappings, where, len / 1024);
 }
 
 static void *flush_thread(void *arg)
@@ -713,6 +783,11 @@ int flusher_new(const struct flush_config *c, struct profile_window *spare, stru
 			 puw_stop_name(i));
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
+	labelset_init(&f->overflow_labels);
+	for (size_t i = 0; c->overflow_labels && i < c->overflow_labels->n; i++)
+		(void)labelset_set(&f->overflow_labels, c->overflow_labels->v[i].name,
+				   c->overflow_labels->v[i].value);
+	(void)labelset_set(&f->overflow_labels, "series_overflow", "true");
 	f->syms = symcache_new(SYMCACHE_BYTES);
 	f->pb = pprof_builder_new(0);
 	f->names = strtab_new(NAMES_BYTES);
@@ -803,6 +878,7 @@ void flusher_free(struct flusher *f)
 	free(f->pids);
 	free(f->failed);
 	free(f->mismatched);
+	labelset_done(&f->overflow_labels);
 	pthread_mutex_destroy(&f->lock);
 	pthread_cond_destroy(&f->cond);
 	free(f);

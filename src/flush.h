@@ -17,6 +17,7 @@
 
 #include "debuginfod.h"
 #include "export.h"
+#include "labels.h"
 #include "profile.h"
 
 struct flush_config {
@@ -26,6 +27,9 @@ struct flush_config {
 	const char *kallsyms_path; /* NULL = /proc/kallsyms */
 	const char *debuginfod_urls; /* NULL or "": no debuginfod */
 	unsigned debuginfod_timeout_s; /* 0 = the provider's default */
+	/* Labels of the overflow series besides series_overflow="true" (node, static
+	 * labels); copied; NULL = none. */
+	const struct labelset *overflow_labels;
 };
 
 struct flush_hot {
@@ -47,6 +51,8 @@ struct flush_summary {
 	uint64_t jit_resolved;        /* locations named by a JIT map */
 	bool debuginfod;              /* a debuginfod provider is in use */
 	struct debuginfod_stats dbg;
+	uint64_t overflow_samples; /* samples in the overflow series (cardinality guard) */
+	uint32_t max_series;     /* most series in one window */
 };
 
 struct flusher;

@@ -9,9 +9,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,11 +21,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "conffile.h"
 #include "export.h"
 #include "flush.h"
+#include "labeler.h"
+#include "labels.h"
 #include "log.h"
+#include "options.h"
 #include "profile.h"
 #include "sampler.h"
+#include "sidecar.h"
 #include "util.h"
 
 #define DEFAULT_FREQUENCY_HZ 19
@@ -35,6 +40,12 @@
 #define DRAIN_TICK_MS 100
 #define MAX_PIDS 1024
 #define HOTTEST_SHOWN 5
+#define DEFAULT_MAX_SERIES 1000
+
+struct str_list {
+	char **v; /* NULL-terminated */
+	size_t n;
+};
 
 struct options {
 	uint32_t frequency_hz;
@@ -53,6 +64,17 @@ struct options {
 	const char *debuginfod_url;
 	uint32_t debuginfod_timeout_s;
 	char **cmd;
+	/* targets and labels */
+	const char *config_path;
+	struct str_list cgroups;
+	struct str_list env_vars;
+	struct labelset labels; /* --label and the file's "labels" */
+	const char *node;
+	bool label_cmdline;
+	uint32_t max_series;
+	bool sidecar;
+	uint32_t print_labels_pid;
+	const char *kubelet_log_dir;
 };
 
 static void usage(FILE *out)
@@ -61,12 +83,16 @@ static void usage(FILE *out)
 		"Usage: perfagent [OPTIONS] [-- COMMAND [ARGS...]]\n"
 		"\n"
 		"Continuous CPU profiler: samples every CPU with perf_event_open, unwinds user\n"
-		"stacks in userspace, and writes one pprof profile per window.\n"
+		"stacks in userspace, and writes one pprof profile per series per window.\n"
 		"\n"
 		"What to profile (default: the whole machine):\n"
 		"  -p, --pid PID[,PID...]     only these processes and their threads\n"
 		"  -- COMMAND [ARGS...]       run COMMAND, profile it and its children, and exit\n"
 		"                             with its exit status\n"
+		"      --cgroup DIR           only the tasks of this cgroup directory and its\n"
+		"                             descendants, selected in the kernel (repeatable)\n"
+		"      --sidecar              profile the processes of our PID namespace only (a\n"
+		"                             pod sharing its PID namespace)\n"
 		"\n"
 		"Sampling:\n"
 		"  -F, --frequency HZ         samples per second per CPU (default %d)\n"
@@ -80,6 +106,18 @@ static void usage(FILE *out)
 		"                             the code (default); fp: frame pointers only\n"
 		"      --unwind-markers       end each truncated stack with a frame naming why\n"
 		"                             it stopped, e.g. [unwind: no-cfi]\n"
+		"\n"
+		"Labels:\n"
+		"      --label NAME=VALUE     a label on every series (repeatable)\n"
+		"      --node NAME            the node label (default: the host name)\n"
+		"      --include-env-var NAME a process's environment variable NAME as\n"
+		"                             __meta_env_var_NAME (repeatable)\n"
+		"      --label-cmdline        discover __meta_process_cmdline (may hold secrets)\n"
+		"      --max-series N         series per window; more go to one overflow series\n"
+		"                             (default %d)\n"
+		"      --kubelet-log-dir DIR  where pods' logs name their namespace, pod and\n"
+		"                             container: DIR/pods, DIR/containers (default /var/log)\n"
+		"      --print-labels PID     print the discovered and final labels of PID, exit\n"
 		"\n"
 		"Output:\n"
 		"  -o, --output-dir DIR       where the .pb.gz profiles go (default %s)\n"
@@ -95,6 +133,9 @@ static void usage(FILE *out)
 		"      --debuginfod-timeout SECONDS  bound on one fetch (default 30)\n"
 		"\n"
 		"Other:\n"
+		"  -c, --config FILE          a JSON file whose keys are these long options, plus\n"
+		"                             targets, labels and relabel_configs; the command line\n"
+		"                             overrides it\n"
 		"      --check-perf           check that the sampling events can be opened, exit\n"
 		"      --log-level LEVEL      error, warn, info (default) or debug\n"
 		"  -h, --help                 show this help\n"
@@ -102,65 +143,346 @@ static void usage(FILE *out)
 		"\n"
 		"Privileges: root, or CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8) plus\n"
 		"CAP_SYS_PTRACE to read other users' binaries, or kernel.perf_event_paranoid <= 0.\n",
-		DEFAULT_FREQUENCY_HZ, DEFAULT_STACK_SIZE, DEFAULT_OUTPUT_DIR, DEFAULT_INTERVAL_S);
+		DEFAULT_FREQUENCY_HZ, DEFAULT_STACK_SIZE, DEFAULT_MAX_SERIES, DEFAULT_OUTPUT_DIR,
+		DEFAULT_INTERVAL_S);
 }
 
-static int parse_pids(const char *arg, struct options *o)
+static int str_list_add(struct str_list *l, const char *s)
 {
+	char **v = realloc(l->v, (l->n + 2) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	l->v = v;
+	l->v[l->n] = strdup(s);
+	if (!l->v[l->n])
+		return -ENOMEM;
+	l->v[++l->n] = NULL;
+	return 0;
+}
+
+static void str_list_free(struct str_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	*l = (struct str_list){ 0 };
+}
+
+/* Option setters: one per table entry; each validates, stores and explains. */
+
+static int set_frequency(void *ctx, const char *v)
+{
+	struct options *o = ctx;
+	uint64_t x;
+
+	if (parse_u64(v, 1, 100000, &x) < 0) {
+		log_error("--frequency %s: expected samples per second, 1 to 100000", v);
+		return -EINVAL;
+	}
+	o->frequency_hz = (uint32_t)x;
+	return 0;
+}
+
+static int set_interval(void *ctx, const char *v)
+{
+	if (parse_u64(v, 1, 86400, &((struct options *)ctx)->interval_s) < 0) {
+		log_error("--interval %s: expected seconds, 1 to 86400", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_duration(void *ctx, const char *v)
+{
+	if (parse_u64(v, 0, 31536000, &((struct options *)ctx)->duration_s) < 0) {
+		log_error("--duration %s: expected seconds (0 = until a signal)", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_output_dir(void *ctx, const char *v)
+{
+	((struct options *)ctx)->output_dir = v;
+	return 0;
+}
+
+static int set_pid(void *ctx, const char *arg)
+{
+	struct options *o = ctx;
 	char buf[4096], *save = NULL;
+	size_t before = o->n_pids;
 
 	if (snprintf(buf, sizeof(buf), "%s", arg) >= (int)sizeof(buf))
-		return -E2BIG;
+		goto bad;
 	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		uint64_t pid;
 
-		if (parse_u64(tok, 1, INT32_MAX, &pid) < 0)
-			return -EINVAL;
-		if (o->n_pids >= MAX_PIDS)
-			return -E2BIG;
+		if (parse_u64(tok, 1, INT32_MAX, &pid) < 0 || o->n_pids >= MAX_PIDS)
+			goto bad;
 		o->pids[o->n_pids++] = (uint32_t)pid;
 	}
-	return o->n_pids ? 0 : -EINVAL;
+	if (o->n_pids > before)
+		return 0;
+bad:
+	log_error("--pid %s: expected process ids separated by commas (at most %d)", arg, MAX_PIDS);
+	return -EINVAL;
 }
 
-enum {
-	OPT_STACK_SIZE = 256,
-	OPT_RING_SIZE,
-	OPT_EVENT,
-	OPT_UNWIND,
-	OPT_UNWIND_MARKERS,
-	OPT_SUMMARY_JSON,
-	OPT_CHECK_PERF,
-	OPT_LOG_LEVEL,
-	OPT_DEBUGINFOD_URL,
-	OPT_DEBUGINFOD_TIMEOUT,
+static int set_stack_size(void *ctx, const char *v)
+{
+	uint64_t x;
+
+	if (parse_u64(v, 8, 65528, &x) < 0 || x % 8) {
+		log_error("--stack-size %s: expected a multiple of 8 from 8 to 65528 bytes (the "
+			  "kernel's limit for one sample)", v);
+		return -EINVAL;
+	}
+	((struct options *)ctx)->stack_size = (uint32_t)x;
+	return 0;
+}
+
+static int set_ring_size(void *ctx, const char *v)
+{
+	uint64_t x;
+
+	if (parse_u64(v, 4096, 1ULL << 30, &x) < 0 || (x & (x - 1))) {
+		log_error("--ring-size %s: expected a power of two from 4096 to 1 GiB bytes", v);
+		return -EINVAL;
+	}
+	((struct options *)ctx)->ring_bytes = x;
+	return 0;
+}
+
+static int set_event(void *ctx, const char *v)
+{
+	struct options *o = ctx;
+
+	if (strcmp(v, "cpu-clock") == 0)
+		o->want_cycles = false;
+	else if (strcmp(v, "cycles") == 0)
+		o->want_cycles = true;
+	else {
+		log_error("--event %s: expected cpu-clock or cycles", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_unwind(void *ctx, const char *v)
+{
+	struct options *o = ctx;
+
+	if (strcmp(v, "auto") == 0)
+		o->unwind_mode = PUW_MODE_AUTO;
+	else if (strcmp(v, "fp") == 0)
+		o->unwind_mode = PUW_MODE_FP;
+	else {
+		log_error("--unwind %s: expected auto or fp", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_unwind_markers(void *ctx, const char *v)
+{
+	((struct options *)ctx)->unwind_markers = true;
+	return 0;
+}
+
+static int set_summary_json(void *ctx, const char *v)
+{
+	((struct options *)ctx)->summary_json = v;
+	return 0;
+}
+
+static int set_check_perf(void *ctx, const char *v)
+{
+	((struct options *)ctx)->check_perf = true;
+	return 0;
+}
+
+static int set_log_level(void *ctx, const char *v)
+{
+	enum log_level l;
+
+	if (log_level_from_string(v, &l) < 0) {
+		log_error("--log-level %s: expected error, warn, info or debug", v);
+		return -EINVAL;
+	}
+	log_set_level(l);
+	return 0;
+}
+
+static int set_config(void *ctx, const char *v)
+{
+	((struct options *)ctx)->config_path = v;
+	return 0;
+}
+
+static int set_cgroup(void *ctx, const char *v)
+{
+	if (v[0] != '/') {
+		log_error("--cgroup %s: expected an absolute cgroup directory such as "
+			  "/sys/fs/cgroup/system.slice/nginx.service", v);
+		return -EINVAL;
+	}
+	return str_list_add(&((struct options *)ctx)->cgroups, v);
+}
+
+static int set_label(void *ctx, const char *v)
+{
+	struct options *o = ctx;
+	const char *eq = strchr(v, '=');
+	char name[256];
+
+	if (!eq || (size_t)(eq - v) >= sizeof(name))
+		goto bad;
+	memcpy(name, v, eq - v);
+	name[eq - v] = '\0';
+	if (!label_name_valid(name) || strncmp(name, "__", 2) == 0 || !eq[1])
+		goto bad;
+	return labelset_set(&o->labels, name, eq + 1);
+bad:
+	log_error("--label %s: expected NAME=VALUE, NAME matching [a-zA-Z_][a-zA-Z0-9_]* and not "
+		  "starting with __, VALUE not empty", v);
+	return -EINVAL;
+}
+
+static int set_node(void *ctx, const char *v)
+{
+	((struct options *)ctx)->node = v;
+	return 0;
+}
+
+static int set_include_env_var(void *ctx, const char *v)
+{
+	if (!label_name_valid(v)) {
+		log_error("--include-env-var %s: expected a variable name ([a-zA-Z_][a-zA-Z0-9_]*)", v);
+		return -EINVAL;
+	}
+	return str_list_add(&((struct options *)ctx)->env_vars, v);
+}
+
+static int set_label_cmdline(void *ctx, const char *v)
+{
+	((struct options *)ctx)->label_cmdline = true;
+	return 0;
+}
+
+static int set_max_series(void *ctx, const char *v)
+{
+	uint64_t x;
+
+	if (parse_u64(v, 1, 1000000, &x) < 0) {
+		log_error("--max-series %s: expected a number of series, 1 to 1000000", v);
+		return -EINVAL;
+	}
+	((struct options *)ctx)->max_series = (uint32_t)x;
+	return 0;
+}
+
+static int set_sidecar(void *ctx, const char *v)
+{
+	((struct options *)ctx)->sidecar = true;
+	return 0;
+}
+
+static int set_print_labels(void *ctx, const char *v)
+{
+	uint64_t x;
+
+	if (parse_u64(v, 1, INT32_MAX, &x) < 0) {
+		log_error("--print-labels %s: expected a process id", v);
+		return -EINVAL;
+	}
+	((struct options *)ctx)->print_labels_pid = (uint32_t)x;
+	return 0;
+}
+
+static int set_kubelet_log_dir(void *ctx, const char *v)
+{
+	((struct options *)ctx)->kubelet_log_dir = v;
+	return 0;
+}
+
+static int set_debuginfod_url(void *ctx, const char *v)
+{
+	((struct options *)ctx)->debuginfod_url = v;
+	return 0;
+}
+
+static int set_debuginfod_timeout(void *ctx, const char *v)
+{
+	uint64_t x;
+
+	if (parse_u64(v, 1, 3600, &x) < 0) {
+		log_error("--debuginfod-timeout %s: expected seconds from 1 to 3600", v);
+		return -EINVAL;
+	}
+	((struct options *)ctx)->debuginfod_timeout_s = (uint32_t)x;
+	return 0;
+}
+
+static int show_help(void *ctx, const char *v)
+{
+	usage(stdout);
+	return 1;
+}
+
+static int show_version(void *ctx, const char *v)
+{
+	printf("perfagent %s\n", PACKAGE_VERSION);
+	return 1;
+}
+
+/*
+ * The options: the command line and the configuration file's keys both come from this
+ * table (options.h). Add an option here and it works in both.
+ */
+static const struct opt_def option_table[] = {
+	{ "frequency", 'F', OPT_NUMBER, false, false, set_frequency, "HZ" },
+	{ "interval", 'i', OPT_NUMBER, false, false, set_interval, "SECONDS" },
+	{ "duration", 'd', OPT_NUMBER, false, false, set_duration, "SECONDS" },
+	{ "output-dir", 'o', OPT_STRING, false, false, set_output_dir, "DIR" },
+	{ "pid", 'p', OPT_NUMBER, true, false, set_pid, "PID[,PID...]" },
+	{ "stack-size", 0, OPT_NUMBER, false, false, set_stack_size, "BYTES" },
+	{ "ring-size", 0, OPT_NUMBER, false, false, set_ring_size, "BYTES" },
+	{ "event", 0, OPT_STRING, false, false, set_event, "EVENT" },
+	{ "unwind", 0, OPT_STRING, false, false, set_unwind, "MODE" },
+	{ "unwind-markers", 0, OPT_FLAG, false, false, set_unwind_markers, NULL },
+	{ "summary-json", 0, OPT_STRING, false, false, set_summary_json, "FILE" },
+	{ "check-perf", 0, OPT_FLAG, false, false, set_check_perf, NULL },
+	{ "log-level", 0, OPT_STRING, false, false, set_log_level, "LEVEL" },
+	{ "config", 'c', OPT_STRING, false, true, set_config, "FILE" },
+	{ "help", 'h', OPT_FLAG, false, true, show_help, NULL },
+	{ "version", 'V', OPT_FLAG, false, true, show_version, NULL },
+	/* targets and labels */
+	{ "cgroup", 0, OPT_STRING, true, false, set_cgroup, "DIR" },
+	{ "label", 0, OPT_STRING, true, false, set_label, "NAME=VALUE" },
+	{ "node", 0, OPT_STRING, false, false, set_node, "NAME" },
+	{ "include-env-var", 0, OPT_STRING, true, false, set_include_env_var, "NAME" },
+	{ "label-cmdline", 0, OPT_FLAG, false, false, set_label_cmdline, NULL },
+	{ "max-series", 0, OPT_NUMBER, false, false, set_max_series, "N" },
+	{ "sidecar", 0, OPT_FLAG, false, false, set_sidecar, NULL },
+	{ "print-labels", 0, OPT_NUMBER, false, true, set_print_labels, "PID" },
+	{ "kubelet-log-dir", 0, OPT_STRING, false, false, set_kubelet_log_dir, "DIR" },
+	/* symbols */
+	{ "debuginfod-url", 0, OPT_STRING, false, false, set_debuginfod_url, "URLS" },
+	{ "debuginfod-timeout", 0, OPT_NUMBER, false, false, set_debuginfod_timeout, "SECONDS" },
 };
 
-/* Returns 1 to run, 0 to exit successfully (--help), or -EINVAL (already reported). */
-static int parse_options(int argc, char **argv, struct options *o)
+/*
+ * Returns 1 to run, 0 to exit successfully (--help), or -EINVAL (already reported). The
+ * configuration file, when given, is returned in *ret_cf (its sections: targets, relabel).
+ */
+static int parse_options(int argc, char **argv, struct options *o, struct conffile **ret_cf)
 {
-	static const struct option longopts[] = {
-		{ "frequency", required_argument, NULL, 'F' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "output-dir", required_argument, NULL, 'o' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
-		{ "ring-size", required_argument, NULL, OPT_RING_SIZE },
-		{ "event", required_argument, NULL, OPT_EVENT },
-		{ "unwind", required_argument, NULL, OPT_UNWIND },
-		{ "unwind-markers", no_argument, NULL, OPT_UNWIND_MARKERS },
-		{ "summary-json", required_argument, NULL, OPT_SUMMARY_JSON },
-		{ "check-perf", no_argument, NULL, OPT_CHECK_PERF },
-		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-		{ "debuginfod-url", required_argument, NULL, OPT_DEBUGINFOD_URL },
-		{ "debuginfod-timeout", required_argument, NULL, OPT_DEBUGINFOD_TIMEOUT },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{}
-	};
-	uint64_t v;
-	int c;
+	struct opt_parse cli;
+	struct conffile *cf = NULL;
+	const char *config;
+	int r;
 
 	*o = (struct options){
 		.frequency_hz = DEFAULT_FREQUENCY_HZ,
@@ -168,123 +490,57 @@ static int parse_options(int argc, char **argv, struct options *o)
 		.output_dir = DEFAULT_OUTPUT_DIR,
 		.stack_size = DEFAULT_STACK_SIZE,
 		.unwind_mode = PUW_MODE_AUTO,
+		.max_series = DEFAULT_MAX_SERIES,
 	};
-	/* '+': stop at the first non-option, so "-- cmd -x" and "cmd -x" keep cmd's options. */
-	while ((c = getopt_long(argc, argv, "+F:i:d:o:p:hV", longopts, NULL)) >= 0) {
-		switch (c) {
-		case 'F':
-			if (parse_u64(optarg, 1, 100000, &v) < 0) {
-				log_error("--frequency %s: expected samples per second, 1 to 100000",
-					  optarg);
-				return -EINVAL;
-			}
-			o->frequency_hz = (uint32_t)v;
-			break;
-		case 'i':
-			if (parse_u64(optarg, 1, 86400, &o->interval_s) < 0) {
-				log_error("--interval %s: expected seconds, 1 to 86400", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'd':
-			if (parse_u64(optarg, 0, 31536000, &o->duration_s) < 0) {
-				log_error("--duration %s: expected seconds (0 = until a signal)", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'o':
-			o->output_dir = optarg;
-			break;
-		case 'p':
-			if (parse_pids(optarg, o) < 0) {
-				log_error("--pid %s: expected process ids separated by commas (at most "
-					  "%d)", optarg, MAX_PIDS);
-				return -EINVAL;
-			}
-			break;
-		case OPT_STACK_SIZE:
-			if (parse_u64(optarg, 8, 65528, &v) < 0 || v % 8) {
-				log_error("--stack-size %s: expected a multiple of 8 from 8 to 65528 "
-					  "bytes (the kernel's limit for one sample)", optarg);
-				return -EINVAL;
-			}
-			o->stack_size = (uint32_t)v;
-			break;
-		case OPT_RING_SIZE:
-			if (parse_u64(optarg, 4096, 1ULL << 30, &v) < 0 || (v & (v - 1))) {
-				log_error("--ring-size %s: expected a power of two from 4096 to 1 GiB "
-					  "bytes", optarg);
-				return -EINVAL;
-			}
-			o->ring_bytes = v;
-			break;
-		case OPT_EVENT:
-			if (strcmp(optarg, "cpu-clock") == 0)
-				o->want_cycles = false;
-			else if (strcmp(optarg, "cycles") == 0)
-				o->want_cycles = true;
-			else {
-				log_error("--event %s: expected cpu-clock or cycles", optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_UNWIND:
-			if (strcmp(optarg, "auto") == 0)
-				o->unwind_mode = PUW_MODE_AUTO;
-			else if (strcmp(optarg, "fp") == 0)
-				o->unwind_mode = PUW_MODE_FP;
-			else {
-				log_error("--unwind %s: expected auto or fp", optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_UNWIND_MARKERS:
-			o->unwind_markers = true;
-			break;
-		case OPT_SUMMARY_JSON:
-			o->summary_json = optarg;
-			break;
-		case OPT_CHECK_PERF:
-			o->check_perf = true;
-			break;
-		case OPT_DEBUGINFOD_URL:
-			o->debuginfod_url = optarg;
-			break;
-		case OPT_DEBUGINFOD_TIMEOUT:
-			if (parse_u64(optarg, 1, 3600, &v) < 0) {
-				log_error("--debuginfod-timeout %s: expected seconds from 1 to 3600",
-					  optarg);
-				return -EINVAL;
-			}
-			o->debuginfod_timeout_s = (uint32_t)v;
-			break;
-		case OPT_LOG_LEVEL: {
-			enum log_level l;
-
-			if (log_level_from_string(optarg, &l) < 0) {
-				log_error("--log-level %s: expected error, warn, info or debug", optarg);
-				return -EINVAL;
-			}
-			log_set_level(l);
-			break;
-		}
-		case 'h':
-			usage(stdout);
+	labelset_init(&o->labels);
+	*ret_cf = NULL;
+	r = opt_parse_argv(option_table, ARRAY_SIZE(option_table), argc, argv, &cli);
+	if (r < 0)
+		return -EINVAL;
+	/* --help and --version win over everything, the file included. */
+	for (size_t i = 0; i < cli.n; i++)
+		if (cli.v[i].def->set == show_help || cli.v[i].def->set == show_version) {
+			cli.v[i].def->set(o, NULL);
+			opt_parse_done(&cli);
 			return 0;
-		case 'V':
-			printf("perfagent %s\n", PACKAGE_VERSION);
-			return 0;
-		default:
-			fprintf(stderr, "Try 'perfagent --help'.\n");
-			return -EINVAL;
 		}
+	config = opt_value(&cli, "config");
+	if (config) {
+		r = conffile_load(config, option_table, ARRAY_SIZE(option_table), &cf);
+		if (r >= 0)
+			r = conffile_apply_options(cf, option_table, ARRAY_SIZE(option_table), &cli,
+						   o);
+		for (size_t i = 0; r == 0 && cf && i < cf->labels.n; i++)
+			if (!labelset_get(&o->labels, cf->labels.v[i].name))
+				r = labelset_set(&o->labels, cf->labels.v[i].name,
+						 cf->labels.v[i].value);
 	}
-	if (optind < argc)
-		o->cmd = argv + optind;
+	if (r == 0)
+		r = opt_apply(&cli, o);
+	if (r == 0 && cli.first_arg < argc)
+		o->cmd = argv + cli.first_arg;
+	opt_parse_done(&cli);
+	if (r != 0) {
+		conffile_free(cf);
+		return r > 0 ? 0 : -EINVAL;
+	}
+	if (cf)
+		for (size_t i = 0; i < cf->n_targets; i++)
+			if (cf->targets[i].kind == TARGET_CGROUP &&
+			    str_list_add(&o->cgroups, cf->targets[i].value) < 0)
+				r = -ENOMEM;
 	if (o->cmd && o->n_pids) {
 		log_error("--pid and a command cannot be combined: choose one target");
+		r = -EINVAL;
+	} else if (o->cgroups.n && (o->cmd || o->n_pids)) {
+		log_error("--cgroup cannot be combined with --pid or a command: choose one target");
+		r = -EINVAL;
+	}
+	if (r < 0) {
+		conffile_free(cf);
 		return -EINVAL;
 	}
+	*ret_cf = cf;
 	return 1;
 }
 
@@ -346,6 +602,8 @@ struct run_result {
 	const char *event;
 	struct sampler_binary_stops bstops[HOTTEST_SHOWN];
 	size_t n_bstops;
+	bool exact_cgroup;
+	double cpu_seconds; /* the agent's own user + system time */
 };
 
 static void print_summary(const struct options *o, const struct run_result *rr)
@@ -403,6 +661,13 @@ static void print_summary(const struct options *o, const struct run_result *rr)
 			      rr->hot[i].function);
 	if (rr->n_hot)
 		log_info("hottest: %s", line);
+	if (st->filtered || st->foreign || rr->fs.overflow_samples || st->label_evals)
+		log_info("targets and labels: %" PRIu64 " label decisions, %" PRIu64 " samples of "
+			 "non-target processes dropped before unwinding, %" PRIu64 " of other PID "
+			 "namespaces, %" PRIu64 " in the overflow series (at most %u series per "
+			 "window); agent CPU %.2f s",
+			 st->label_evals, st->filtered, st->foreign, rr->fs.overflow_samples,
+			 rr->fs.max_series, rr->cpu_seconds);
 	if (st->lost)
 		log_warn("%" PRIu64 " samples were lost in the kernel (rings full): lower "
 			 "--frequency or --stack-size, or raise --ring-size", st->lost);
@@ -461,6 +726,15 @@ static int write_summary_json(const char *path, const struct options *o,
 			  (json_int_t)rr->fs.dbg.fetched, "misses", (json_int_t)rr->fs.dbg.misses,
 			  "errors", (json_int_t)rr->fs.dbg.errors, "pending",
 			  (json_int_t)rr->fs.dbg.pending));
+	json_object_set_new(root, "targets",
+			    json_pack("{s:I, s:I, s:I, s:I, s:i, s:b, s:f, s:I}", "filtered",
+				      (json_int_t)rr->st.filtered, "foreign",
+				      (json_int_t)rr->st.foreign, "overflow_samples",
+				      (json_int_t)rr->fs.overflow_samples, "label_evaluations",
+				      (json_int_t)rr->st.label_evals, "max_series_per_window",
+				      (int)rr->fs.max_series, "exact_cgroup", rr->exact_cgroup,
+				      "agent_cpu_seconds", rr->cpu_seconds, "cgroup_records",
+				      (json_int_t)rr->st.cgroup_records));
 	json_object_set_new(root, "unwind",
 			    json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "mode",
 				      o->unwind_mode == PUW_MODE_FP ? "fp" : "auto", "frames_cfi",
@@ -496,6 +770,87 @@ static int write_summary_json(const char *path, const struct options *o,
 	return r;
 }
 
+/*
+ * The labeler from the options and the file. Target rules become kernel cgroup events when
+ * they are all cgroups (*ret_kernel); mixed with process rules, every rule is decided per
+ * process instead (the kernel cannot express "this cgroup or that program").
+ */
+static int setup_labels(struct options *o, const struct conffile *cf, struct labeler **ret,
+			bool *ret_kernel)
+{
+	static char hostname[256], pods[PATH_MAX], containers[PATH_MAX];
+	struct labeler_config lc = { 0 };
+	struct target_rule *targets = NULL;
+	size_t n = 0, n_proc = 0;
+	int r;
+
+	if (!o->node && gethostname(hostname, sizeof(hostname) - 1) == 0)
+		o->node = hostname;
+	if (o->kubelet_log_dir) {
+		snprintf(pods, sizeof(pods), "%s/pods", o->kubelet_log_dir);
+		snprintf(containers, sizeof(containers), "%s/containers", o->kubelet_log_dir);
+	}
+	targets = calloc(o->cgroups.n + (cf ? cf->n_targets : 0) + 1, sizeof(*targets));
+	if (!targets)
+		return -ENOMEM;
+	for (size_t i = 0; i < o->cgroups.n; i++)
+		targets[n++] = (struct target_rule){ .kind = TARGET_CGROUP, .value = o->cgroups.v[i] };
+	for (size_t i = 0; cf && i < cf->n_targets; i++)
+		if (cf->targets[i].kind != TARGET_CGROUP) {
+			targets[n++] = cf->targets[i];
+			n_proc++;
+		}
+	*ret_kernel = o->cgroups.n > 0 && n_proc == 0;
+	if (o->cgroups.n && n_proc)
+		log_info("target rules mix cgroups and programs: every rule is decided per process "
+			 "(cgroup events cannot express the union)");
+	lc = (struct labeler_config){
+		.discover = {
+			.cmdline = o->label_cmdline,
+			.env_vars = o->env_vars.v,
+			.node = o->node,
+			.sidecar = o->sidecar,
+			.pods_log_dir = o->kubelet_log_dir ? pods : NULL,
+			.containers_log_dir = o->kubelet_log_dir ? containers : NULL,
+		},
+		.static_labels = &o->labels,
+		.relabel = cf ? cf->relabel : NULL,
+		/* Kernel events already select: no per-process rule to repeat. */
+		.targets = *ret_kernel ? NULL : targets,
+		.n_targets = *ret_kernel ? 0 : n,
+	};
+	r = labeler_new(&lc, ret);
+	free(targets); /* the labeler copied the array; the strings live in o and cf */
+	return r;
+}
+
+static void print_labelset(const char *title, const struct labelset *ls)
+{
+	printf("%s:\n", title);
+	for (size_t i = 0; i < ls->n; i++)
+		printf("  %s=%s\n", ls->v[i].name, ls->v[i].value);
+}
+
+static int print_labels(struct labeler *lab, uint32_t pid)
+{
+	struct labelset disc, series;
+	int keep = 0;
+
+	labelset_init(&disc);
+	if (labeler_eval_verbose(lab, pid, &disc, &series, &keep) < 0) {
+		log_error("labels of process %u: could not be evaluated", pid);
+		return 1;
+	}
+	print_labelset("discovered", &disc);
+	if (keep)
+		print_labelset("series", &series);
+	else
+		printf("dropped: not a target, or a keep/drop rule dropped it\n");
+	labelset_done(&disc);
+	labelset_done(&series);
+	return 0;
+}
+
 static int exit_code_of(int status)
 {
 	if (WIFEXITED(status))
@@ -513,6 +868,10 @@ int main(int argc, char **argv)
 	struct flusher *f = NULL;
 	struct profile_window *w = NULL, *spare = NULL;
 	struct profile_limits lim;
+	struct conffile *cf = NULL;
+	struct labeler *lab = NULL;
+	struct labelset overflow = { 0 };
+	bool kernel_cgroups = false;
 	struct flush_config fc = { 0 };
 	struct run_result rr = { 0 };
 	sigset_t mask, saved_mask;
@@ -521,7 +880,7 @@ int main(int argc, char **argv)
 	uint64_t start_ns, window_end_ns, deadline_ns;
 	bool stopping = false;
 
-	r = parse_options(argc, argv, &o);
+	r = parse_options(argc, argv, &o, &cf);
 	if (r <= 0)
 		return r == 0 ? 0 : 2;
 	/* libdebuginfod reads its servers from the environment; set it before any thread runs. */
@@ -530,6 +889,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	raise_nofile_limit();
+	r = setup_labels(&o, cf, &lab, &kernel_cgroups);
+	if (r < 0)
+		goto out;
+	if (o.print_labels_pid) {
+		ret = print_labels(lab, o.print_labels_pid);
+		goto out;
+	}
+	if (o.sidecar && sidecar_check() < 0)
+		goto out;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -557,10 +925,22 @@ int main(int argc, char **argv)
 		.pids = o.n_pids ? o.pids : NULL,
 		.n_pids = o.n_pids,
 		.cmd_pid = child,
+		.cgroups = kernel_cgroups ? (const char *const *)o.cgroups.v : NULL,
+		.n_cgroups = kernel_cgroups ? o.cgroups.n : 0,
+		.exact_cgroup = true,
+		.label_fn = labeler_eval,
+		.label_ctx = lab,
+		.default_series = labeler_default_series(lab),
+		.drop_foreign = o.sidecar,
 	};
 	r = sampler_open(&sc, &s);
-	if (r < 0)
-		goto out; /* sampler_open said why */
+	if (r < 0) {
+		/* sampler_open said why; in a pod, say where the capability is granted */
+		if (o.sidecar && (r == -EACCES || r == -EPERM))
+			log_error("--sidecar: add PERFMON (SYS_ADMIN before Linux 5.8) to the "
+				  "container's securityContext.capabilities.add");
+		goto out;
+	}
 	if (o.check_perf) {
 		printf("perf events: ok (%s at %u Hz on %d CPUs)\n", sampler_event_name(s),
 		       o.frequency_hz, sampler_n_cpus(s));
@@ -569,10 +949,17 @@ int main(int argc, char **argv)
 	}
 
 	profile_limits_default(&lim);
+	lim.max_series = o.max_series;
 	w = profile_window_new(&lim);
 	spare = profile_window_new(&lim);
 	if (!w || !spare) {
 		log_error("allocate the aggregation windows: out of memory");
+		goto out;
+	}
+	/* The overflow series: node and the static labels, as every series has them. */
+	if (labelset_copy(&overflow, &o.labels) < 0 ||
+	    (o.node && labelset_set(&overflow, "node", o.node) < 0)) {
+		log_error("allocate the overflow series' labels: out of memory");
 		goto out;
 	}
 	fc = (struct flush_config){
@@ -580,6 +967,7 @@ int main(int argc, char **argv)
 		.event_name = sampler_event_name(s),
 		.debuginfod_urls = getenv("DEBUGINFOD_URLS"),
 		.debuginfod_timeout_s = o.debuginfod_timeout_s,
+		.overflow_labels = &overflow,
 	};
 	r = export_file_new(o.output_dir, &fc.exporter);
 	if (r < 0)
@@ -610,7 +998,9 @@ int main(int argc, char **argv)
 	r = sampler_bootstrap(s);
 	log_info("profiling %s: %s at %u Hz on %d CPUs, %u-byte stack copies, %" PRIu64
 		 " s windows -> %s",
-		 child ? o.cmd[0] : o.n_pids ? "the given processes" : "the whole machine",
+		 child ? o.cmd[0] : o.n_pids ? "the given processes" :
+		 kernel_cgroups ? "the given cgroups" : o.sidecar ? "this PID namespace" :
+		 "the whole machine",
 		 sampler_event_name(s), o.frequency_hz, sampler_n_cpus(s), o.stack_size,
 		 o.interval_s, o.output_dir);
 	r = sampler_enable(s);
@@ -696,6 +1086,14 @@ int main(int argc, char **argv)
 	rr.n_cpus = sampler_n_cpus(s);
 	rr.event = sampler_event_name(s);
 	rr.n_bstops = sampler_binary_stops(s, rr.bstops, HOTTEST_SHOWN);
+	rr.exact_cgroup = sampler_exact_cgroup(s);
+	{
+		struct rusage ru;
+
+		if (getrusage(RUSAGE_SELF, &ru) == 0)
+			rr.cpu_seconds = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+					 (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	}
 	print_summary(&o, &rr);
 	ret = 0;
 	if (o.summary_json && write_summary_json(o.summary_json, &o, &rr) < 0)
@@ -726,5 +1124,11 @@ out:
 	profile_window_free(w);
 	profile_window_free(spare);
 	sampler_free(s);
+	labeler_free(lab);
+	conffile_free(cf);
+	str_list_free(&o.cgroups);
+	str_list_free(&o.env_vars);
+	labelset_done(&o.labels);
+	labelset_done(&overflow);
 	return ret;
 }

@@ -354,6 +354,8 @@ void proc_table_comm(struct proc_table *t, uint32_t pid, uint32_t tid, const cha
 		maps_clear(t, p);
 		p->exe = NULL;
 		p->exe_pending = true;
+		p->label_state = PROC_LABELS_UNKNOWN; /* a new program: decide again */
+		p->label_moves = 0;
 	}
 	if (p && (pid == tid || exec))
 		snprintf(p->comm, sizeof(p->comm), "%s", comm);

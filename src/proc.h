@@ -38,10 +38,17 @@ struct proc {
 	const char *exe; /* interned path of the main executable, NULL when unknown */
 	bool exe_pending; /* exec'd: the next file-backed executable mapping is the executable */
 	bool from_proc;   /* read from /proc (bootstrap or first sample) rather than the stream */
+	/* Targets and labels, decided by the sampler's label hook; exec resets them. */
+	uint8_t label_state;      /* PROC_LABELS_UNKNOWN, _KEEP, _DROP */
+	const void *series;       /* the hook's series for this process (interned) */
+	uint64_t label_cgroup;    /* the cgroup id the decision was made for (0 = unknown) */
+	uint8_t label_moves;      /* decisions redone for a cgroup change since the exec */
 	struct proc_mapping *maps; /* sorted by start, non-overlapping */
 	uint32_t n_maps, cap_maps;
 	struct proc *hash_next;
 };
+
+enum { PROC_LABELS_UNKNOWN, PROC_LABELS_KEEP, PROC_LABELS_DROP };
 
 struct proc_table_stats {
 	uint64_t procs;          /* tracked now */

@@ -15,7 +15,8 @@
 void profile_limits_default(struct profile_limits *ret)
 {
 	*ret = (struct profile_limits){
-		.max_series = 16384,
+		.max_series = 1000,
+		.max_threads = 16384,
 		.max_mappings = 65536,
 		.max_locations = 1u << 20,
 		.max_stacks = 1u << 18,
@@ -37,6 +38,8 @@ void profile_window_free(struct profile_window *w)
 	if (!w)
 		return;
 	free(w->series);
+	free(w->threads);
+	free(w->thread_slots);
 	free(w->mappings);
 	free(w->locations);
 	free(w->stacks);
@@ -51,16 +54,19 @@ void profile_window_free(struct profile_window *w)
 struct profile_window *profile_window_new(const struct profile_limits *lim)
 {
 	struct profile_window *w = calloc(1, sizeof(*w));
-	uint32_t ns, nm, nl, nst;
+	uint32_t ns, nt, nm, nl, nst;
 
 	if (!w)
 		return NULL;
 	w->lim = *lim;
-	ns = slots_for(lim->max_series);
+	ns = slots_for(lim->max_series + 1);
+	nt = slots_for(lim->max_threads);
 	nm = slots_for(lim->max_mappings);
 	nl = slots_for(lim->max_locations);
 	nst = slots_for(lim->max_stacks);
-	w->series = calloc(lim->max_series, sizeof(*w->series));
+	w->series = calloc(lim->max_series + 1, sizeof(*w->series));
+	w->threads = calloc(lim->max_threads, sizeof(*w->threads));
+	w->thread_slots = calloc(nt, sizeof(uint32_t));
 	w->mappings = calloc(lim->max_mappings, sizeof(*w->mappings));
 	w->locations = calloc(lim->max_locations, sizeof(*w->locations));
 	w->stacks = calloc(lim->max_stacks, sizeof(*w->stacks));
@@ -69,31 +75,40 @@ struct profile_window *profile_window_new(const struct profile_limits *lim)
 	w->mapping_slots = calloc(nm, sizeof(uint32_t));
 	w->location_slots = calloc(nl, sizeof(uint32_t));
 	w->stack_slots = calloc(nst, sizeof(uint32_t));
-	if (!w->series || !w->mappings || !w->locations || !w->stacks || !w->frames ||
-	    !w->series_slots || !w->mapping_slots || !w->location_slots || !w->stack_slots) {
+	if (!w->series || !w->threads || !w->thread_slots || !w->mappings || !w->locations ||
+	    !w->stacks || !w->frames || !w->series_slots || !w->mapping_slots ||
+	    !w->location_slots || !w->stack_slots) {
 		profile_window_free(w);
 		return NULL;
 	}
 	w->series_mask = ns - 1;
+	w->thread_mask = nt - 1;
 	w->mapping_mask = nm - 1;
 	w->location_mask = nl - 1;
 	w->stack_mask = nst - 1;
 	return w;
 }
 
-static uint64_t series_hash(const struct profile_series *s)
+/* Label sets are interned: the pointer is the identity. */
+static uint64_t series_hash(const struct labelset *labels)
 {
-	uint64_t h = hash_u64(hash_u64(HASH_INIT, s->pid), s->tid);
-
-	h = hash_bytes(h, s->comm, strnlen(s->comm, sizeof(s->comm)));
-	h = hash_bytes(h, s->thread_name, strnlen(s->thread_name, sizeof(s->thread_name)));
-	return hash_u64(h, (uintptr_t)s->exe);
+	return hash_u64(HASH_INIT, (uintptr_t)labels);
 }
 
-static bool series_eq(const struct profile_series *a, const struct profile_series *b)
+static uint64_t thread_hash(const struct profile_thread *t)
 {
-	return a->pid == b->pid && a->tid == b->tid && a->exe == b->exe &&
-	       strncmp(a->comm, b->comm, sizeof(a->comm)) == 0 &&
+	uint64_t h = hash_u64(hash_u64(hash_u64(HASH_INIT, t->pid), t->tid), t->cpu);
+
+	h = hash_u64(h, t->series);
+	h = hash_bytes(h, t->comm, strnlen(t->comm, sizeof(t->comm)));
+	h = hash_bytes(h, t->thread_name, strnlen(t->thread_name, sizeof(t->thread_name)));
+	return hash_u64(h, (uintptr_t)t->exe);
+}
+
+static bool thread_eq(const struct profile_thread *a, const struct profile_thread *b)
+{
+	return a->pid == b->pid && a->tid == b->tid && a->cpu == b->cpu && a->series == b->series &&
+	       a->exe == b->exe && strncmp(a->comm, b->comm, sizeof(a->comm)) == 0 &&
 	       strncmp(a->thread_name, b->thread_name, sizeof(a->thread_name)) == 0;
 }
 
@@ -113,9 +128,9 @@ static uint64_t location_hash(uint32_t map, uint64_t addr)
 	return hash_u64(hash_u64(HASH_INIT, map), addr);
 }
 
-static uint64_t stack_hash(uint32_t series, const uint32_t *locs, uint32_t n)
+static uint64_t stack_hash(uint32_t thread, const uint32_t *locs, uint32_t n)
 {
-	uint64_t h = hash_u64(HASH_INIT, series);
+	uint64_t h = hash_u64(HASH_INIT, thread);
 
 	for (uint32_t i = 0; i < n; i++)
 		h = hash_u64(h, locs[i]);
@@ -126,11 +141,18 @@ void profile_window_reset(struct profile_window *w, uint64_t start_mono_ns, uint
 {
 	/* Zero exactly the slots in use: entries know their keys, so re-probe for each. */
 	for (uint32_t i = 0; i < w->n_series; i++) {
-		uint64_t j = series_hash(&w->series[i]) & w->series_mask;
+		uint64_t j = series_hash(w->series[i].labels) & w->series_mask;
 
 		while (w->series_slots[j] != i + 1)
 			j = (j + 1) & w->series_mask;
 		w->series_slots[j] = 0;
+	}
+	for (uint32_t i = 0; i < w->n_threads; i++) {
+		uint64_t j = thread_hash(&w->threads[i]) & w->thread_mask;
+
+		while (w->thread_slots[j] != i + 1)
+			j = (j + 1) & w->thread_mask;
+		w->thread_slots[j] = 0;
 	}
 	/*
 	 * Linear probing: deleting in arbitrary order is only safe because every entry goes;
@@ -153,31 +175,50 @@ void profile_window_reset(struct profile_window *w, uint64_t start_mono_ns, uint
 	}
 	for (uint32_t i = 0; i < w->n_stacks; i++) {
 		const struct profile_stack *s = &w->stacks[i];
-		uint64_t j = stack_hash(s->series, w->frames + s->frames, s->n_frames) & w->stack_mask;
+		uint64_t j = stack_hash(s->thread, w->frames + s->frames, s->n_frames) & w->stack_mask;
 
 		while (w->stack_slots[j] != i + 1)
 			j = (j + 1) & w->stack_mask;
 		w->stack_slots[j] = 0;
 	}
-	w->n_series = w->n_mappings = w->n_locations = w->n_stacks = w->n_frames = 0;
-	w->samples = w->dropped = 0;
+	w->n_series = w->n_threads = w->n_mappings = w->n_locations = w->n_stacks = w->n_frames = 0;
+	w->samples = w->dropped = w->overflow_samples = 0;
 	w->start_mono_ns = start_mono_ns;
 	w->end_mono_ns = start_mono_ns;
 	w->start_real_ns = start_real_ns;
 }
 
-int64_t profile_window_series(struct profile_window *w, const struct profile_series *s)
+int64_t profile_window_series(struct profile_window *w, const struct labelset *labels,
+			      bool *ret_overflow)
 {
-	uint64_t j = series_hash(s) & w->series_mask;
+	uint64_t j = series_hash(labels) & w->series_mask;
 
+	*ret_overflow = labels == NULL;
 	for (; w->series_slots[j]; j = (j + 1) & w->series_mask)
-		if (series_eq(&w->series[w->series_slots[j] - 1], s))
+		if (w->series[w->series_slots[j] - 1].labels == labels)
 			return w->series_slots[j] - 1;
-	if (w->n_series >= w->lim.max_series)
+	if (labels && w->n_series >= w->lim.max_series)
+		return profile_window_series(w, NULL, ret_overflow);
+	/* The overflow series may take the one slot past the cap. */
+	if (w->n_series >= w->lim.max_series + 1)
 		return -ENOSPC;
-	w->series[w->n_series] = *s;
+	w->series[w->n_series].labels = labels;
 	w->series_slots[j] = ++w->n_series;
 	return w->n_series - 1;
+}
+
+int64_t profile_window_thread(struct profile_window *w, const struct profile_thread *t)
+{
+	uint64_t j = thread_hash(t) & w->thread_mask;
+
+	for (; w->thread_slots[j]; j = (j + 1) & w->thread_mask)
+		if (thread_eq(&w->threads[w->thread_slots[j] - 1], t))
+			return w->thread_slots[j] - 1;
+	if (w->n_threads >= w->lim.max_threads)
+		return -ENOSPC;
+	w->threads[w->n_threads] = *t;
+	w->thread_slots[j] = ++w->n_threads;
+	return w->n_threads - 1;
 }
 
 int64_t profile_window_mapping(struct profile_window *w, const struct profile_mapping *m)
@@ -211,15 +252,15 @@ int64_t profile_window_location(struct profile_window *w, uint32_t map, uint64_t
 	return w->n_locations - 1;
 }
 
-int profile_window_add(struct profile_window *w, uint32_t series, const uint32_t *locs,
+int profile_window_add(struct profile_window *w, uint32_t thread, const uint32_t *locs,
 		       uint32_t n_locs, uint64_t cpu_ns)
 {
-	uint64_t j = stack_hash(series, locs, n_locs) & w->stack_mask;
+	uint64_t j = stack_hash(thread, locs, n_locs) & w->stack_mask;
 	struct profile_stack *s;
 
 	for (; w->stack_slots[j]; j = (j + 1) & w->stack_mask) {
 		s = &w->stacks[w->stack_slots[j] - 1];
-		if (s->series == series && s->n_frames == n_locs &&
+		if (s->thread == thread && s->n_frames == n_locs &&
 		    memcmp(w->frames + s->frames, locs, n_locs * sizeof(*locs)) == 0) {
 			s->count++;
 			s->cpu_ns += cpu_ns;
@@ -233,7 +274,7 @@ int profile_window_add(struct profile_window *w, uint32_t series, const uint32_t
 	}
 	s = &w->stacks[w->n_stacks];
 	*s = (struct profile_stack){
-		.series = series,
+		.thread = thread,
 		.n_frames = n_locs,
 		.frames = w->n_frames,
 		.count = 1,

@@ -169,6 +169,12 @@ int record_parse_sample(const struct record_layout *l, const struct perf_event_h
 			s.stack_size = dyn_size < size ? dyn_size : size;
 		}
 	}
+	if (t & (PERF_SAMPLE_WEIGHT | PERF_SAMPLE_DATA_SRC | PERF_SAMPLE_TRANSACTION |
+		 PERF_SAMPLE_REGS_INTR | PERF_SAMPLE_PHYS_ADDR))
+		return -EOPNOTSUPP; /* never requested */
+	/* Linux 5.7: the id of the cgroup (v2) the task was in when sampled. */
+	if ((t & PERF_SAMPLE_CGROUP) && (r = take_u64(&c, &s.cgroup)) < 0)
+		return r;
 	*ret = s;
 	return 0;
 }
@@ -281,6 +287,23 @@ int record_parse_task(const struct record_layout *l, const struct perf_event_hea
 	m.ppid = v[1];
 	m.tid = v[2];
 	m.ptid = v[3];
+	*ret = m;
+	return 0;
+}
+
+int record_parse_cgroup(const struct record_layout *l, const struct perf_event_header *h,
+			struct record_cgroup *ret)
+{
+	struct record_cgroup m = { 0 };
+	struct cursor c;
+	int r;
+
+	if (h->type != PERF_RECORD_CGROUP)
+		return -EBADMSG;
+	if ((r = body(l, h, &c)) < 0 || (r = parse_trailer(l, h, &m.id)) < 0)
+		return r;
+	if ((r = take_u64(&c, &m.cgroup)) < 0 || (r = take_string(&c, &m.path)) < 0)
+		return r;
 	*ret = m;
 	return 0;
 }

@@ -40,6 +40,7 @@ struct record_sample {
 	unsigned regs_nr;
 	const uint8_t *stack;      /* the copied user stack, starting at the sampled SP */
 	uint64_t stack_size;       /* valid bytes (dyn_size) */
+	uint64_t cgroup;           /* PERF_SAMPLE_CGROUP: the cgroup v2 id, else 0 */
 };
 
 struct record_mmap2 {
@@ -65,6 +66,12 @@ struct record_task { /* PERF_RECORD_FORK and PERF_RECORD_EXIT */
 	uint64_t time;
 };
 
+struct record_cgroup { /* PERF_RECORD_CGROUP (Linux 5.7): a cgroup's id and path */
+	struct record_id id;
+	uint64_t cgroup;
+	const char *path; /* relative to the cgroup2 root, e.g. "/system.slice/x.service" */
+};
+
 struct record_lost {
 	struct record_id id;
 	uint64_t lost;
@@ -81,6 +88,8 @@ int record_parse_comm(const struct record_layout *l, const struct perf_event_hea
 		      struct record_comm *ret);
 int record_parse_task(const struct record_layout *l, const struct perf_event_header *h,
 		      struct record_task *ret);
+int record_parse_cgroup(const struct record_layout *l, const struct perf_event_header *h,
+			struct record_cgroup *ret);
 int record_parse_lost(const struct record_layout *l, const struct perf_event_header *h,
 		      struct record_lost *ret);
 

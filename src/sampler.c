@@ -12,8 +12,8 @@
  * after t_snap wait for the next round, in place, without being copied. Records are only
  * copied when they wrap a ring's end (ring.h), so memory does not grow with the rate.
  *
- * Rings. One ring per CPU; for per-thread targets, every (thread, CPU) event redirects its
- * output to its CPU's ring (PERF_EVENT_IOC_SET_OUTPUT). Wakeups come from the watermark (a
+ * Rings. One ring per CPU; for per-thread targets and cgroups, every (thread or cgroup,
+ * CPU) event redirects its output to its CPU's ring (PERF_EVENT_IOC_SET_OUTPUT). Wakeups come from the watermark (a
  * quarter of the ring) so a wakeup drains many records; the main loop also drains on its
  * timer so windows close on time at low rates.
  */
@@ -21,6 +21,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/perf_event.h>
 #include <signal.h>
@@ -50,6 +51,14 @@
 #define CFI_MAX_BINARIES 16384
 #define BOOTSTRAP_CFI_WAIT_MS 5000
 #define STOP_BINARIES 4096 /* binaries whose truncated unwinds are counted (power of two) */
+#define CGROUP_SLOTS 65536 /* cgroup id -> path entries (power of two; kept half full) */
+#define CGROUP_PATHS_BYTES (16u << 20)
+#define MAX_LABEL_MOVES 16 /* label decisions redone on cgroup changes, per process and exec */
+
+struct cgroup_entry {
+	uint64_t id;
+	const char *path; /* interned */
+};
 
 struct cpu_ring {
 	int cpu;
@@ -85,6 +94,10 @@ struct sampler {
 	struct sampler_stats stats;
 	struct sampler_binary_stops *stops_by_bin; /* open addressing by path pointer */
 	uint32_t n_stops_by_bin;
+	bool exact_cgroup;
+	struct cgroup_entry *cgroup_ids; /* PERF_RECORD_CGROUP and the bootstrap walk */
+	uint32_t n_cgroup_ids;
+	struct strtab *cgroup_paths;
 
 	/* per-round and per-sample scratch, allocated once */
 	struct pending *pending;
@@ -254,6 +267,8 @@ static void init_attr(const struct sampler *s, struct perf_event_attr *a, bool c
 	a->clockid = CLOCK_MONOTONIC;
 	a->watermark = 1;
 	a->disabled = 1;
+	if (s->exact_cgroup)
+		a->cgroup = 1; /* PERF_RECORD_CGROUP when a cgroup is created */
 	if (s->cfg.cmd_pid > 0) {
 		a->inherit = 1;
 		a->enable_on_exec = 1;
@@ -290,6 +305,8 @@ static int add_fd(struct sampler *s, int fd)
 	return 0;
 }
 
+static int map_ring(struct sampler *s, struct cpu_ring *cr);
+
 static int open_one(struct sampler *s, pid_t pid, int cpu, int *ret_fd)
 {
 	struct perf_event_attr a;
@@ -312,6 +329,84 @@ static int open_one(struct sampler *s, pid_t pid, int cpu, int *ret_fd)
 		return explain_open_error(-errno, cpu, pid, s);
 	*ret_fd = (int)fd;
 	return add_fd(s, (int)fd);
+}
+
+/*
+ * One event per CPU for the tasks of one cgroup directory (PERF_FLAG_PID_CGROUP: pid is an
+ * fd of the directory; cgroup v2, or v1 with the perf_event controller; the kernel matches
+ * descendants too), sharing the CPU's ring.
+ */
+static int open_cgroup(struct sampler *s, const char *dir)
+{
+	int cfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (cfd < 0)
+		return log_error_errno(-errno, "--cgroup %s: %m — expected a cgroup directory "
+					       "(cgroup v2, or v1 with the perf_event controller)", dir);
+	for (int i = 0; i < s->n_cpus; i++) {
+		struct cpu_ring *cr = &s->rings[i];
+		struct perf_event_attr a;
+		long fd;
+		int r;
+
+		init_attr(s, &a, false);
+		a.wakeup_watermark = (uint32_t)(ring_bytes_for(&s->cfg) / 4);
+		fd = perf_event_open(&a, cfd, cr->cpu, -1, PERF_FLAG_PID_CGROUP | PERF_FLAG_FD_CLOEXEC);
+		if (fd < 0) {
+			r = -errno;
+			close(cfd);
+			if (r == -EBADF || r == -EINVAL || r == -ENOENT)
+				return log_error_errno(r, "--cgroup %s: perf cgroup event on CPU %d: %m "
+							  "— not a cgroup v2 directory, or a v1 "
+							  "hierarchy without the perf_event controller",
+						       dir, cr->cpu);
+			return explain_open_error(r, cr->cpu, -1, s);
+		}
+		if ((r = add_fd(s, (int)fd)) < 0) {
+			close(cfd);
+			return r;
+		}
+		if (cr->fd < 0) {
+			cr->fd = (int)fd;
+			r = map_ring(s, cr);
+		} else if (ioctl((int)fd, PERF_EVENT_IOC_SET_OUTPUT, cr->fd) < 0) {
+			r = log_error_errno(-errno, "redirect the cgroup event of %s to the ring of "
+						    "CPU %d: %m", dir, cr->cpu);
+		}
+		if (r < 0) {
+			close(cfd);
+			return r;
+		}
+	}
+	close(cfd);
+	return 0;
+}
+
+/*
+ * Whether this kernel takes PERF_SAMPLE_CGROUP (5.7+): one event like the real ones (same
+ * target, so the same privileges apply). Only EINVAL means "not supported": any other
+ * failure is left for the real open to explain.
+ */
+static int probe_sample_cgroup(struct sampler *s)
+{
+	struct perf_event_attr a;
+	pid_t pid = s->cfg.cmd_pid > 0 ? s->cfg.cmd_pid
+		    : s->cfg.pids && s->cfg.n_pids ? (pid_t)s->cfg.pids[0] : -1;
+	long fd;
+	int r;
+
+	s->exact_cgroup = true;
+	s->layout.sample_type |= PERF_SAMPLE_CGROUP;
+	init_attr(s, &a, false);
+	fd = perf_event_open(&a, pid, pid > 0 ? -1 : s->cpus[0], -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd >= 0) {
+		close((int)fd);
+		return 1;
+	}
+	r = -errno;
+	s->exact_cgroup = false;
+	s->layout.sample_type &= ~(uint64_t)PERF_SAMPLE_CGROUP;
+	return r == -EINVAL ? 0 : r;
 }
 
 static int map_ring(struct sampler *s, struct cpu_ring *cr)
@@ -461,8 +556,26 @@ int sampler_open(const struct sampler_config *c, struct sampler **ret)
 		s->rings[i].cpu = s->cpus[i];
 		s->rings[i].fd = -1;
 	}
+	if (c->exact_cgroup && probe_sample_cgroup(s) == 0)
+		log_info("this kernel cannot tag samples with their cgroup (PERF_SAMPLE_CGROUP needs "
+			 "Linux 5.7): cgroups are read from /proc/PID/cgroup when a process is "
+			 "first seen");
+	if (s->exact_cgroup) {
+		s->cgroup_ids = calloc(CGROUP_SLOTS, sizeof(*s->cgroup_ids));
+		s->cgroup_paths = strtab_new(CGROUP_PATHS_BYTES);
+		if (!s->cgroup_ids || !s->cgroup_paths) {
+			r = -ENOMEM;
+			goto fail;
+		}
+	}
 
-	if (c->cmd_pid > 0) {
+	if (c->n_cgroups) {
+		for (size_t i = 0; i < c->n_cgroups; i++) {
+			r = open_cgroup(s, c->cgroups[i]);
+			if (r < 0)
+				goto fail;
+		}
+	} else if (c->cmd_pid > 0) {
 		r = open_task(s, c->cmd_pid);
 		if (r < 0)
 			goto fail;
@@ -528,6 +641,8 @@ void sampler_free(struct sampler *s)
 	cfistore_free(s->cfis);
 	puw_cache_free(s->puw_cache);
 	free(s->stops_by_bin);
+	free(s->cgroup_ids);
+	strtab_free(s->cgroup_paths);
 	free(s);
 }
 
@@ -544,11 +659,140 @@ int sampler_watch(struct sampler *s, int epfd)
 	return 0;
 }
 
+static void cgroup_id_add(struct sampler *s, uint64_t id, const char *path)
+{
+	uint32_t j = (uint32_t)hash_u64(HASH_INIT, id) & (CGROUP_SLOTS - 1);
+	const char *p;
+
+	for (; s->cgroup_ids[j].path; j = (j + 1) & (CGROUP_SLOTS - 1))
+		if (s->cgroup_ids[j].id == id)
+			break;
+	if (!s->cgroup_ids[j].path && s->n_cgroup_ids + 1 >= CGROUP_SLOTS / 2)
+		return; /* full: samples of further cgroups fall back to /proc/PID/cgroup */
+	p = strtab_intern(s->cgroup_paths, path);
+	if (!p)
+		return;
+	if (!s->cgroup_ids[j].path)
+		s->n_cgroup_ids++;
+	s->cgroup_ids[j] = (struct cgroup_entry){ .id = id, .path = p };
+}
+
+static const char *cgroup_id_path(const struct sampler *s, uint64_t id)
+{
+	uint32_t j = (uint32_t)hash_u64(HASH_INIT, id) & (CGROUP_SLOTS - 1);
+
+	for (; s->cgroup_ids[j].path; j = (j + 1) & (CGROUP_SLOTS - 1))
+		if (s->cgroup_ids[j].id == id)
+			return s->cgroup_ids[j].path;
+	return NULL;
+}
+
+/* The cgroup2 mount point, from /proc/self/mountinfo ("... - cgroup2 cgroup2 rw"). */
+static int cgroup2_mount(char *ret, size_t size)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+	int r = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (r < 0 && fgets(line, sizeof(line), f)) {
+		char mnt[PATH_MAX], *dash = strstr(line, " - ");
+
+		if (dash && strncmp(dash + 3, "cgroup2 ", 8) == 0 &&
+		    sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1) {
+			snprintf(ret, size, "%s", mnt);
+			r = 0;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+/*
+ * The ids of existing cgroups: the kernel's cgroup id is the kernfs node id, which is what
+ * name_to_handle_at() returns as the file handle of a cgroup2 directory (as perf does).
+ */
+static void cgroup_walk_ids(struct sampler *s, const char *root, const char *rel, int depth)
+{
+	char path[PATH_MAX];
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h;
+	struct dirent *de;
+	int mount_id;
+	DIR *d;
+
+	if (depth > 32 || s->n_cgroup_ids + 1 >= CGROUP_SLOTS / 2)
+		return;
+	snprintf(path, sizeof(path), "%s%s", root, rel);
+	h.fh.handle_bytes = sizeof(h.id);
+	if (name_to_handle_at(AT_FDCWD, path, &h.fh, &mount_id, 0) == 0 && h.fh.handle_bytes == 8) {
+		uint64_t id;
+
+		memcpy(&id, h.fh.f_handle, sizeof(id));
+		cgroup_id_add(s, id, rel[0] ? rel : "/");
+	}
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char sub[PATH_MAX];
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		if (snprintf(sub, sizeof(sub), "%s/%s", rel, de->d_name) < (int)sizeof(sub))
+			cgroup_walk_ids(s, root, sub, depth + 1);
+	}
+	closedir(d);
+}
+
+/* Reads the processes of a cgroup directory and its descendants. */
+static int cgroup_scan_procs(struct sampler *s, const char *dir, int depth)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	FILE *f;
+	DIR *d;
+	int n = 0;
+	unsigned pid;
+
+	if (depth > 32)
+		return 0;
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	if ((f = fopen(path, "re"))) {
+		while (fscanf(f, "%u", &pid) == 1)
+			if (proc_table_scan(s->procs, pid) >= 0)
+				n++;
+		fclose(f);
+	}
+	if (!(d = opendir(dir)))
+		return n;
+	while ((de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) < (int)sizeof(path))
+			n += cgroup_scan_procs(s, path, depth + 1);
+	}
+	closedir(d);
+	return n;
+}
+
 int sampler_bootstrap(struct sampler *s)
 {
 	int n = 0;
 
-	if (s->cfg.cmd_pid > 0)
+	if (s->exact_cgroup) {
+		char root[PATH_MAX];
+
+		if (cgroup2_mount(root, sizeof(root)) == 0)
+			cgroup_walk_ids(s, root, "", 0);
+	}
+	if (s->cfg.n_cgroups)
+		for (size_t i = 0; i < s->cfg.n_cgroups; i++)
+			n += cgroup_scan_procs(s, s->cfg.cgroups[i], 0);
+	else if (s->cfg.cmd_pid > 0)
 		n = proc_table_scan(s->procs, (uint32_t)s->cfg.cmd_pid);
 	else if (!s->cfg.pids)
 		n = proc_table_scan_all(s->procs);
@@ -678,6 +922,11 @@ int sampler_n_cpus(const struct sampler *s)
 	return s->n_cpus;
 }
 
+bool sampler_exact_cgroup(const struct sampler *s)
+{
+	return s->exact_cgroup;
+}
+
 /* The per-sample work: stack to locations, locations to the window. */
 
 struct find_ctx {
@@ -733,7 +982,9 @@ static void handle_sample(struct sampler *s, const struct perf_event_header *h,
 			  struct profile_window *w)
 {
 	struct record_sample rs;
-	struct profile_series series = { 0 };
+	struct profile_thread thread = { 0 };
+	const struct labelset *labels = s->cfg.default_series;
+	bool overflow;
 	struct proc *p;
 	const char *tname;
 	uint32_t n = 0;
@@ -745,6 +996,11 @@ static void handle_sample(struct sampler *s, const struct perf_event_header *h,
 		return;
 	}
 	s->stats.samples++;
+	/* Tasks outside our PID namespace read as pid 0: not ours to profile (sidecar). */
+	if (s->cfg.drop_foreign && rs.id.pid == 0) {
+		s->stats.foreign++;
+		return;
+	}
 
 	p = proc_table_lookup_or_scan(s->procs, rs.id.pid);
 	if (!p)
@@ -753,14 +1009,59 @@ static void handle_sample(struct sampler *s, const struct perf_event_header *h,
 		s->cfg.on_sample(s->cfg.on_sample_ctx, &rs, p);
 	if (!w)
 		return;
-	series.pid = rs.id.pid;
-	series.tid = rs.id.tid;
+	/*
+	 * Targets and labels, before any unwinding: decided once per process, again after an
+	 * exec (proc resets label_state) or when the sample's exact cgroup differs from the
+	 * one the decision was made for (a process moved).
+	 */
+	if (p && s->cfg.label_fn && rs.id.pid != 0) {
+		bool moved = s->exact_cgroup && rs.cgroup && rs.cgroup != p->label_cgroup &&
+			     p->label_state != PROC_LABELS_UNKNOWN;
+
+		/*
+		 * Threads of one process in different cgroups (cgroup v2 threaded mode) would
+		 * alternate: past a few moves, keep the last decision rather than read /proc on
+		 * every sample.
+		 */
+		if (moved && p->label_moves >= MAX_LABEL_MOVES) {
+			moved = false;
+			s->stats.label_moves_ignored++;
+		}
+		if (p->label_state == PROC_LABELS_UNKNOWN || moved) {
+			const char *cg = s->exact_cgroup && rs.cgroup ? cgroup_id_path(s, rs.cgroup)
+								      : NULL;
+			const struct labelset *ls = NULL;
+			int keep = s->cfg.label_fn(s->cfg.label_ctx, rs.id.pid, cg, &ls);
+
+			p->label_moves += moved;
+			s->stats.label_evals++;
+			p->label_state = keep > 0 ? PROC_LABELS_KEEP : PROC_LABELS_DROP;
+			p->series = ls;
+			p->label_cgroup = rs.cgroup;
+		}
+		if (p->label_state == PROC_LABELS_DROP) {
+			s->stats.filtered++;
+			return;
+		}
+		labels = p->series;
+	}
+	idx = profile_window_series(w, labels, &overflow);
+	if (idx < 0)
+		goto full;
+	if (overflow && s->cfg.label_fn) {
+		s->stats.overflow++;
+		w->overflow_samples++;
+	}
+	thread.series = (uint32_t)idx;
+	thread.pid = rs.id.pid;
+	thread.tid = rs.id.tid;
+	thread.cpu = rs.id.cpu;
 	if (p) {
-		memcpy(series.comm, p->comm, sizeof(series.comm));
-		series.exe = p->exe;
+		memcpy(thread.comm, p->comm, sizeof(thread.comm));
+		thread.exe = p->exe;
 	}
 	tname = proc_table_thread_name(s->procs, rs.id.tid);
-	snprintf(series.thread_name, sizeof(series.thread_name), "%s", tname ? tname : series.comm);
+	snprintf(thread.thread_name, sizeof(thread.thread_name), "%s", tname ? tname : thread.comm);
 
 	/* Kernel frames: the IP first, then return addresses; skip PERF_CONTEXT_* markers. */
 	for (uint64_t i = 0; i < rs.callchain_nr && n < MAX_KERNEL_FRAMES; i++) {
@@ -828,7 +1129,7 @@ static void handle_sample(struct sampler *s, const struct perf_event_header *h,
 		}
 	}
 
-	idx = profile_window_series(w, &series);
+	idx = profile_window_thread(w, &thread);
 	if (idx < 0)
 		goto full;
 	if (profile_window_add(w, (uint32_t)idx, s->locs, n,
@@ -848,6 +1149,7 @@ static void handle_record(struct sampler *s, const struct perf_event_header *h,
 		struct record_comm comm;
 		struct record_task task;
 		struct record_lost lost;
+		struct record_cgroup cgroup;
 	} u;
 	int r = 0;
 
@@ -857,7 +1159,8 @@ static void handle_record(struct sampler *s, const struct perf_event_header *h,
 		return;
 	case PERF_RECORD_MMAP2:
 		r = record_parse_mmap2(&s->layout, h, &u.mmap2);
-		if (r >= 0)
+		/* Other PID namespaces' tasks read as pid 0: not ours (sidecar). */
+		if (r >= 0 && !(s->cfg.drop_foreign && u.mmap2.id.pid == 0))
 			proc_table_mmap(s->procs, u.mmap2.id.pid, u.mmap2.addr, u.mmap2.len,
 					u.mmap2.pgoff, u.mmap2.maj, u.mmap2.min, u.mmap2.ino,
 					u.mmap2.prot, u.mmap2.filename, u.mmap2.id.time);
@@ -885,6 +1188,13 @@ static void handle_record(struct sampler *s, const struct perf_event_header *h,
 		break;
 	case PERF_RECORD_THROTTLE:
 		s->stats.throttled++;
+		break;
+	case PERF_RECORD_CGROUP:
+		r = record_parse_cgroup(&s->layout, h, &u.cgroup);
+		if (r >= 0 && s->cgroup_ids) {
+			cgroup_id_add(s, u.cgroup.cgroup, u.cgroup.path);
+			s->stats.cgroup_records++;
+		}
 		break;
 	default:
 		break; /* MMAP (no mmap2 fields), UNTHROTTLE, ...: nothing to do */

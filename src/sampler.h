@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The sampler: one perf sampling event per CPU (whole machine) or per (thread, CPU) of the
- * targets, each CPU's events sharing one mmap ring; draining the rings in timestamp order;
+ * The sampler: one perf sampling event per CPU (whole machine), per (cgroup, CPU) for
+ * --cgroup (selection in the kernel) or per (thread, CPU) of the targets, each CPU's events
+ * sharing one mmap ring; draining the rings in timestamp order;
  * keeping the process table current from the side-band records; and, for every sample,
- * unwinding the user stack and adding the stack to the current window.
+ * deciding its process's targets and series once (the label hook), then unwinding the
+ * user stack and adding the stack to the current window.
  *
  * This is the hot path: after start-up, processing a sample does not allocate, log or make
- * a system call (a process first seen in a sample is read from /proc once).
+ * a system call (a process first seen in a sample is read from /proc once, and its labels
+ * decided once — again only after an exec or a cgroup move, a bounded number of times).
  *
  * Single-threaded: the main loop owns it. Errors opening events are logged with what to
  * change (privileges, sysctls) before they are returned.
@@ -32,6 +35,15 @@ struct proc;
  */
 typedef void sampler_sample_fn(void *ctx, const struct record_sample *rs, const struct proc *p);
 
+/*
+ * Targets and labels of a process, asked once per process and again after an exec or when
+ * its samples show a new cgroup (cgroup_path: relative to the cgroup2 root, NULL when
+ * unknown). Returns 1 to keep its samples with *ret_series (an interned label set), 0 to
+ * drop them before they are unwound. Runs on the sampler thread; may read /proc.
+ */
+typedef int sampler_label_fn(void *ctx, uint32_t pid, const char *cgroup_path,
+			     const struct labelset **ret_series);
+
 struct sampler_config {
 	uint32_t frequency_hz;
 	uint32_t stack_size;   /* bytes of user stack copied per sample; 8-aligned */
@@ -44,6 +56,16 @@ struct sampler_config {
 	pid_t cmd_pid;         /* a stopped child to profile from its exec on (0 = none) */
 	sampler_sample_fn *on_sample; /* NULL: none */
 	void *on_sample_ctx;
+	/* Kernel-side selection: one perf cgroup event per CPU per directory (descendants
+	 * included); only their tasks are ever sampled. Not with pids or cmd_pid. */
+	const char *const *cgroups;
+	size_t n_cgroups;
+	bool exact_cgroup;     /* PERF_SAMPLE_CGROUP where the kernel has it (Linux 5.7) */
+	sampler_label_fn *label_fn; /* NULL: every sample kept, series NULL */
+	void *label_ctx;
+	/* The series of samples no process can be named for (table full, pid 0). */
+	const struct labelset *default_series;
+	bool drop_foreign;     /* drop samples of tasks outside our PID namespace (pid 0) */
 };
 
 struct sampler_stats {
@@ -54,6 +76,13 @@ struct sampler_stats {
 	uint64_t kernel_only;   /* samples without user registers (kernel threads) */
 	uint64_t no_process;    /* samples of a process we could not track */
 	uint64_t dropped;       /* samples over a window cap */
+	uint64_t filtered;      /* samples of processes the targets or relabel rules drop */
+	uint64_t foreign;       /* samples of tasks outside our PID namespace (sidecar) */
+	uint64_t overflow;      /* samples put in the overflow series (cardinality guard) */
+	uint64_t label_evals;   /* label decisions made (processes, execs, cgroup moves) */
+	uint64_t cgroup_records; /* PERF_RECORD_CGROUP: cgroups created while sampling */
+	uint64_t label_moves_ignored; /* samples in a new cgroup past the per-process limit of
+				       * re-decisions (kept with the last decision) */
 	uint64_t user_frames;
 	uint64_t stop[_PUW_STOP_MAX];
 	uint64_t rounds;
@@ -100,5 +129,7 @@ size_t sampler_binary_stops(const struct sampler *s, struct sampler_binary_stops
 const char *sampler_event_name(const struct sampler *s);
 uint64_t sampler_procs_seen(const struct sampler *s);
 int sampler_n_cpus(const struct sampler *s);
+/* Whether samples carry their exact cgroup (PERF_SAMPLE_CGROUP). */
+bool sampler_exact_cgroup(const struct sampler *s);
 
 #endif

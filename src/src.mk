@@ -1,8 +1,9 @@
 # src/ — the daemon. Everything but main.c goes into a convenience library that the unit
 # tests link as well.
 PA_DEP_CFLAGS = $(LIBELF_CFLAGS) $(LIBDW_CFLAGS) $(ZLIB_CFLAGS) $(ZSTD_CFLAGS) \
-	$(JANSSON_CFLAGS) $(LIBCURL_CFLAGS) $(LIBDEBUGINFOD_CFLAGS)
-PA_DEP_LIBS = $(LIBELF_LIBS) $(ZLIB_LIBS) $(JANSSON_LIBS) $(LIBDEBUGINFOD_LIBS) $(PTHREAD_LIBS)
+	$(JANSSON_CFLAGS) $(LIBCURL_CFLAGS) $(LIBDEBUGINFOD_CFLAGS) $(PCRE2_CFLAGS)
+PA_DEP_LIBS = $(LIBELF_LIBS) $(ZLIB_LIBS) $(JANSSON_LIBS) $(LIBDEBUGINFOD_LIBS) $(PCRE2_LIBS) \
+	$(PTHREAD_LIBS)
 
 noinst_LIBRARIES += src/libperfagent.a
 src_libperfagent_a_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CFLAGS)
@@ -23,7 +24,14 @@ src_libperfagent_a_SOURCES = \
 	src/sampler.c src/sampler.h \
 	src/flush.c src/flush.h \
 	src/export-file.c src/export.h \
-	src/util.c src/util.h
+	src/util.c src/util.h \
+	src/labels.c src/labels.h \
+	src/relabel.c src/relabel.h \
+	src/discover.c src/discover.h \
+	src/labeler.c src/labeler.h \
+	src/options.c src/options.h \
+	src/conffile.c src/conffile.h \
+	src/sidecar.c src/sidecar.h
 
 PA_LDADD = src/libperfagent.a unwind/libpuw.a $(PA_DEP_LIBS)
 

@@ -54,3 +54,18 @@ EXTRA_DIST += tests/lib/pprof_decode.py tests/lib/common.sh
 TESTS += tests/unit/pprof-decoders.sh
 
 include tests/e2e/e2e.mk
+
+# Targets and labels: relabel conformance, cgroup path fixtures and configuration files
+# (tests/data/).
+check_PROGRAMS += tests/unit/test-relabel tests/unit/test-discover tests/unit/test-conffile
+tests_unit_test_relabel_SOURCES = tests/unit/test-relabel.c tests/unit/check.h tests/unit/cases.h
+tests_unit_test_relabel_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_relabel_LDADD = src/libperfagent.a $(PA_DEP_LIBS)
+tests_unit_test_discover_SOURCES = tests/unit/test-discover.c tests/unit/check.h
+tests_unit_test_discover_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_discover_LDADD = src/libperfagent.a $(PA_DEP_LIBS)
+tests_unit_test_conffile_SOURCES = tests/unit/test-conffile.c tests/unit/check.h tests/unit/cases.h
+tests_unit_test_conffile_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_conffile_LDADD = src/libperfagent.a $(PA_DEP_LIBS)
+TESTS += tests/unit/test-relabel tests/unit/test-discover tests/unit/test-conffile
+EXTRA_DIST += tests/data/relabel tests/data/cgroup tests/data/parca tests/data/config

@@ -54,6 +54,16 @@ tests_e2e_workload_exits_g_SOURCES = tests/e2e/workload-exits.c tests/e2e/worklo
 tests_e2e_workload_exits_g_CFLAGS = $(E2E_WORKLOAD_CFLAGS) -g
 tests_e2e_workload_exits_g_LDFLAGS = -Wl,--build-id
 
+# Targets and labels: kernel cgroup selection, exact per-sample cgroups, the configuration
+# file, a Parca relabel example, sidecar mode (need root: cgroups, PID namespaces).
+TARGETS_E2E_TESTS = \
+	tests/e2e/cgroup-select.sh \
+	tests/e2e/cgroup-move.sh \
+	tests/e2e/config-file.sh \
+	tests/e2e/parca-relabel.sh \
+	tests/e2e/sidecar.sh \
+	tests/e2e/series-overflow.sh
+
 # check-selftest.sh runs everywhere (no privileges); workloads-perf.sh needs perf(1); the
 # others need the daemon with perf privileges, and all but unprivileged.sh the protos.
 E2E_TESTS = \
@@ -71,13 +81,15 @@ E2E_TESTS = \
 	tests/e2e/symbols-kernel.sh \
 	tests/e2e/symbols-debuginfod.sh \
 	tests/e2e/symbols-replaced.sh \
-	tests/e2e/symbols-mountns.sh
+	tests/e2e/symbols-mountns.sh \
+	$(TARGETS_E2E_TESTS)
 
 dist_check_SCRIPTS += $(E2E_TESTS)
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += \
 	tests/e2e/e2e-lib.sh \
 	tests/e2e/jit-workload.js \
+	tests/e2e/cgroup-lib.sh \
 	tests/lib/e2e_check.py \
 	tests/lib/e2e_check_selftest.py \
 	tests/lib/e2e_perf2json.py

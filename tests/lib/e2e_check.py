@@ -10,7 +10,8 @@ by the options that follow it. Every figure a check relies on is printed, so a l
 how close a run came to failing; every failed check prints "FAIL: ..." and the exit status
 is 1 (2 for a usage error, 99 when the profiles cannot be read at all).
 
-Conventions: frames are leaf first; the kernel frames a sample may start with (mapping
+Series labels (the "label NAME=VALUE" comments of a profile) count as labels of each of its
+samples, so --select container=x works on them. Conventions: frames are leaf first; the kernel frames a sample may start with (mapping
 "[kernel.kallsyms]") are skipped, so a sample's "leaf" is its innermost user frame and
 chains are matched on user frames. Samples are weighted by their samples/count value.
 Percentages are percent of the group's samples. comm and thread_name values longer than
@@ -249,11 +250,19 @@ def collect(profiles, type_check, failures):
             failures.append("%s: sample_type is %s, expected [samples/count, cpu/nanoseconds]"
                             % (name, types))
         total = 0
+        # The series' labels ("label NAME=VALUE" comments) apply to every sample of the
+        # profile; the sample's own labels (pid, tid, ...) take precedence.
+        series = {}
+        for c in prof.get("comments", []):
+            if c.startswith("label ") and "=" in c:
+                k, v = c[6:].split("=", 1)
+                series[k] = v
         for s in prof.get("samples", []):
             values = s.get("values") or [0]
             w = values[count_idx] if count_idx < len(values) else 0
             total += w
-            samples.append(Sample(w, s.get("labels"), s.get("frames"), name))
+            samples.append(Sample(w, dict(series, **(s.get("labels") or {})), s.get("frames"),
+                                  name))
         dur = prof.get("duration_nanos") or 0
         print("profile %s: %d samples in %d records, duration %.2f s" %
               (name, total, len(prof.get("samples", [])), dur / 1e9))

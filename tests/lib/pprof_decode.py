@@ -14,7 +14,7 @@ $TMPDIR, keyed by the schema's hash.
 --check-time  also require time_nanos within [now - 1h, now + 10m] (Pyroscope's defaults).
 --json        print a JSON list with one object per file:
               {"file", "sample_types": [[type, unit]...], "period_type": [type, unit],
-               "period", "time_nanos", "duration_nanos",
+               "period", "time_nanos", "duration_nanos", "comments": [...],
                "mappings": [{"id", "start", "limit", "offset", "filename", "build_id",
                              "has_functions"}],
                "samples": [{"values": [...], "labels": {key: "str" or number},
@@ -293,6 +293,7 @@ def profile_json(path, p):
         "period": p.period,
         "time_nanos": p.time_nanos,
         "duration_nanos": p.duration_nanos,
+        "comments": [s(c) for c in p.comment],
         "mappings": [{"id": m.id, "start": m.memory_start, "limit": m.memory_limit,
                       "offset": m.file_offset, "filename": s(m.filename),
                       "build_id": s(m.build_id), "has_functions": m.has_functions}
