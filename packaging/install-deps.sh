@@ -13,14 +13,16 @@ fi
 
 if command -v apt-get >/dev/null 2>&1; then
 	build="build-essential autoconf automake pkg-config libelf-dev libdw-dev libunwind-dev
-	       libzstd-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev"
+	       libzstd-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev liblzma-dev
+	       libiberty-dev"
 	# go tool pprof and protoc-generated python3-protobuf decode our profiles in the tests;
 	# perf is the peer the benchmark measures; binutils (readelf) and util-linux (setpriv)
 	# are used by the tests themselves; the arm64 unwinding tests cross-compile fixtures
-	# and run them under qemu-user.
+	# and run them under qemu-user; the symbol tests build Rust (rustc), Go and
+	# MiniDebugInfo (xz-utils) fixtures.
 	tests="golang-go protobuf-compiler python3 python3-protobuf binutils util-linux procps
 	       linux-perf gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross
-	       qemu-user"
+	       qemu-user rustc xz-utils"
 	pkgs=$build
 	[ $want_tests = yes ] && pkgs="$pkgs $tests"
 	export DEBIAN_FRONTEND=noninteractive
@@ -29,9 +31,10 @@ if command -v apt-get >/dev/null 2>&1; then
 	apt-get install -y -q --no-install-recommends $pkgs
 elif command -v dnf >/dev/null 2>&1; then
 	build="gcc make autoconf automake pkgconf-pkg-config elfutils-libelf-devel elfutils-devel
-	       libunwind-devel libzstd-devel jansson-devel libcurl-devel zlib-devel kernel-headers"
+	       libunwind-devel libzstd-devel jansson-devel libcurl-devel zlib-devel kernel-headers
+	       xz-devel binutils-devel"
 	tests="golang protobuf-compiler python3 python3-protobuf binutils util-linux procps-ng perf
-	       gcc-aarch64-linux-gnu gcc-c++-aarch64-linux-gnu qemu-user"
+	       gcc-aarch64-linux-gnu gcc-c++-aarch64-linux-gnu qemu-user rust xz"
 	pkgs=$build
 	[ $want_tests = yes ] && pkgs="$pkgs $tests"
 	# shellcheck disable=SC2086

@@ -4,8 +4,15 @@
  * binaries, read through /proc/PID/root so containers resolve; kallsyms for the kernel),
  * then emit mappings, functions, locations and samples into a pprof builder, gzip, export.
  *
- * A mapping gets has_functions only when every one of its locations was named, so a
- * backend or `go tool pprof` can still symbolize the rest from the build-id and address.
+ * A location gets one Line per function its code stands for, innermost inlined function
+ * first, each with its source line when DWARF gave one; function names are demangled per
+ * --demangle, the name as found in the binary kept as system_name. A mapping gets
+ * has_functions only when every one of its locations was named, and has_filenames,
+ * has_line_numbers and has_inline_frames only when, in addition, its binary's DWARF was
+ * consulted for every location (code DWARF does not describe, such as crt's _start, keeps
+ * line 0), so a backend or `go tool pprof` can still symbolize the rest from the build-id
+ * and address. With FLUSH_SYMBOLIZE_NONE no location is named and
+ * the build-ids are all that is read from the binaries.
  *
  * The run-wide summary (hottest functions, distinct processes) is kept in bounded tables
  * owned by this thread and read under the lock once the thread is done.
@@ -21,6 +28,7 @@
 
 #include "flush.h"
 #include "log.h"
+#include "demangle.h"
 #include "pprof.h"
 #include "puw.h"
 #include "symbolize.h"
@@ -29,8 +37,10 @@
 #define HOT_SLOTS 65536u    /* distinct leaf functions remembered for the summary */
 #define PID_SLOTS 262144u   /* distinct pids counted for the summary */
 #define FAILED_SLOTS 16384u /* distinct unreadable files counted for the summary */
-#define SYMCACHE_BYTES (256u << 20)
 #define NAMES_BYTES (32u << 20)
+#define DEMANGLE_BYTES (16u << 20)
+/* Lines per location at most: the function and the functions inlined into it. */
+#define MAX_LINES 32
 
 struct hot_entry {
 	const char *name; /* interned in names */
@@ -48,6 +58,7 @@ struct flusher {
 	uint64_t seq;
 
 	struct symcache *syms;
+	struct demangler *demangler;
 	struct ksyms *ksyms;
 	struct pprof_builder *pb;
 	struct strtab *names;
@@ -63,8 +74,13 @@ struct flusher {
 struct resolved {
 	struct sym_binary **bins; /* per window mapping, NULL when unreadable or pseudo */
 	bool *owned;              /* bins[i] holds a reference of its own (not a shared slot) */
-	const char **names;       /* per location, NULL when unresolved */
+	const char **names;       /* per location: the innermost name, NULL when unresolved */
+	uint32_t *first;          /* per location: index of its first frame in frames */
+	uint8_t *n_frames;        /* per location: frames, innermost first */
+	struct sym_frame *frames; /* borrowed from bins (held) or ksyms or the flusher */
+	size_t n_pool, cap_pool;
 	bool *all_named;          /* per window mapping */
+	bool *all_lines;          /* per window mapping: symbolized with DWARF (lines, inlines) */
 };
 
 static void hot_add(struct flusher *f, const char *name, uint64_t samples)
@@ -146,11 +162,40 @@ static void resolved_free(struct resolved *r, uint32_t n_mappings)
 	free(r->bins);
 	free(r->owned);
 	free(r->names);
+	free(r->first);
+	free(r->n_frames);
+	free(r->frames);
 	free(r->all_named);
+	free(r->all_lines);
+}
+
+/* Appends frames for location i. */
+static int resolved_add_frames(struct resolved *r, uint32_t i, const struct sym_frame *fr,
+			       size_t n)
+{
+	if (r->cap_pool - r->n_pool < n) {
+		size_t cap = r->cap_pool ? r->cap_pool : 1024;
+		struct sym_frame *p;
+
+		while (cap - r->n_pool < n)
+			cap *= 2;
+		p = realloc(r->frames, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		r->frames = p;
+		r->cap_pool = cap;
+	}
+	r->first[i] = (uint32_t)r->n_pool;
+	r->n_frames[i] = (uint8_t)n;
+	memcpy(r->frames + r->n_pool, fr, n * sizeof(*fr));
+	r->n_pool += n;
+	r->names[i] = n ? fr[0].name : NULL;
+	return 0;
 }
 
 static int resolve(struct flusher *f, const struct profile_window *w, struct resolved *r)
 {
+	bool none = f->cfg.symbolize == FLUSH_SYMBOLIZE_NONE;
 	uint32_t *first;
 	uint64_t n_slots;
 
@@ -158,7 +203,11 @@ static int resolve(struct flusher *f, const struct profile_window *w, struct res
 	r->names = calloc(w->n_locations + 1, sizeof(*r->names));
 	r->all_named = calloc(w->n_mappings + 1, sizeof(*r->all_named));
 	r->owned = calloc(w->n_mappings + 1, sizeof(*r->owned));
-	if (!r->bins || !r->names || !r->all_named || !r->owned)
+	r->all_lines = calloc(w->n_mappings + 1, sizeof(*r->all_lines));
+	r->first = calloc(w->n_locations + 1, sizeof(*r->first));
+	r->n_frames = calloc(w->n_locations + 1, sizeof(*r->n_frames));
+	if (!r->bins || !r->names || !r->all_named || !r->owned || !r->all_lines || !r->first ||
+	    !r->n_frames)
 		return -ENOMEM;
 
 	/* Mappings of one file in many processes: open it once per window. */
@@ -188,24 +237,46 @@ static int resolve(struct flusher *f, const struct profile_window *w, struct res
 			r->bins[i] = open_binary(f, m);
 			r->owned[i] = r->bins[i] != NULL;
 		}
-		r->all_named[i] = r->bins[i] != NULL;
+		r->all_named[i] = r->bins[i] != NULL && !none;
+		r->all_lines[i] = r->all_named[i] && sym_binary_has_dwarf(r->bins[i]);
 	}
 	free(first);
 	for (uint32_t i = 0; i < w->n_locations; i++) {
 		const struct profile_location *l = &w->locations[i];
+		struct sym_frame fr[MAX_LINES];
+		size_t n = 0;
+		int rr;
 
-		if (l->map == PROFILE_MAP_KERNEL) {
-			r->names[i] = f->ksyms ? ksyms_lookup(f->ksyms, l->addr, NULL) : NULL;
+		if (none) {
+			n = 0; /* the backend names everything, kernel frames included */
+		} else if (l->map == PROFILE_MAP_KERNEL) {
+			fr[0] = (struct sym_frame){
+				.name = f->ksyms ? ksyms_lookup(f->ksyms, l->addr, NULL) : NULL,
+			};
+			n = fr[0].name != NULL;
 		} else if (l->map == PROFILE_MAP_MARKER) {
-			r->names[i] = l->addr < _PUW_STOP_MAX ? f->marker_names[l->addr] : NULL;
+			fr[0] = (struct sym_frame){
+				.name = l->addr < _PUW_STOP_MAX ? f->marker_names[l->addr] : NULL,
+			};
+			n = fr[0].name != NULL;
 		} else if (l->map < w->n_mappings && r->bins[l->map]) {
 			const struct profile_mapping *m = &w->mappings[l->map];
 
-			r->names[i] = sym_binary_lookup(r->bins[l->map], l->addr - m->start + m->pgoff,
-							NULL);
+			n = sym_binary_frames(r->bins[l->map], l->addr - m->start + m->pgoff, fr,
+					      MAX_LINES);
 		}
-		if (!r->names[i] && l->map < w->n_mappings)
-			r->all_named[l->map] = false;
+		rr = resolved_add_frames(r, i, fr, n);
+		if (rr < 0)
+			return rr;
+		if (l->map < w->n_mappings) {
+			f->sum.locations++;
+			if (n)
+				f->sum.locations_named++;
+			if (n > 1)
+				f->sum.inline_frames += n - 1;
+			if (!n)
+				r->all_named[l->map] = false;
+		}
 	}
 	return 0;
 }
@@ -249,6 +320,9 @@ static int encode(struct flusher *f, const struct profile_window *w, const struc
 			.filename = m->path,
 			.build_id = r->bins[i] ? sym_binary_build_id(r->bins[i]) : NULL,
 			.has_functions = r->all_named[i],
+			.has_filenames = r->all_named[i] && r->all_lines[i],
+			.has_line_numbers = r->all_named[i] && r->all_lines[i],
+			.has_inline_frames = r->all_named[i] && r->all_lines[i],
 		};
 		int64_t id = pprof_builder_add_mapping(pb, &pm);
 
@@ -267,7 +341,7 @@ static int encode(struct flusher *f, const struct profile_window *w, const struc
 			.memory_start = kmin,
 			.memory_limit = kmax + 1,
 			.filename = "[kernel.kallsyms]",
-			.has_functions = f->ksyms != NULL,
+			.has_functions = f->ksyms != NULL && f->cfg.symbolize != FLUSH_SYMBOLIZE_NONE,
 		};
 		int64_t id = pprof_builder_add_mapping(pb, &km);
 
@@ -281,22 +355,28 @@ static int encode(struct flusher *f, const struct profile_window *w, const struc
 		return -ENOMEM;
 	for (uint32_t i = 0; i < w->n_locations; i++) {
 		const struct profile_location *l = &w->locations[i];
-		struct pprof_line line = { 0 };
+		struct pprof_line lines[MAX_LINES];
 		uint64_t map_id = l->map == PROFILE_MAP_KERNEL ? kernel_id
 				  : l->map < w->n_mappings ? l->map + 1
 							   : 0; /* unknown, or a marker */
+		size_t n = r->n_frames[i];
 		int64_t id;
 
-		if (r->names[i]) {
-			int64_t fid = pprof_builder_add_function(pb, r->names[i], r->names[i], NULL);
+		for (size_t k = 0; k < n; k++) {
+			const struct sym_frame *fr = &r->frames[r->first[i] + k];
+			const char *name = l->map < w->n_mappings
+						   ? demangler_get(f->demangler, fr->name)
+						   : fr->name;
+			int64_t fid = pprof_builder_add_function(pb, name, fr->name, fr->file);
 
 			if (fid < 0) {
 				free(loc_ids);
 				return (int)fid;
 			}
-			line.function_id = (uint64_t)fid;
+			lines[k] = (struct pprof_line){ .function_id = (uint64_t)fid,
+							.line = fr->line };
 		}
-		id = pprof_builder_add_location(pb, map_id, l->addr, &line, r->names[i] ? 1 : 0);
+		id = pprof_builder_add_location(pb, map_id, l->addr, lines, n);
 		if (id < 0) {
 			free(loc_ids);
 			return (int)id;
@@ -335,6 +415,9 @@ static int encode(struct flusher *f, const struct profile_window *w, const struc
 			const struct profile_location *l = &w->locations[leaf];
 			char unk[PATH_MAX + 16];
 			const char *name = r->names[leaf];
+
+			if (name && l->map < w->n_mappings)
+				name = demangler_get(f->demangler, name);
 
 			if (!name) {
 				snprintf(unk, sizeof(unk), "[%s]",
@@ -400,6 +483,11 @@ static void flush_window(struct flusher *f, struct profile_window *w)
 	if (r >= 0)
 		r = encode(f, w, &res, &buf, &len);
 	resolved_free(&res, w->n_mappings);
+	/* No demangled name is held any more: the memo may start over if it grew too big. */
+	demangler_trim(f->demangler);
+	pthread_mutex_lock(&f->lock);
+	symcache_get_stats(f->syms, &f->sum.symbols);
+	pthread_mutex_unlock(&f->lock);
 	if (r < 0) {
 		log_error_errno(r, "encode the profile of window %" PRIu64 ": %m", f->seq);
 		f->sum.send_errors++;
@@ -477,13 +565,23 @@ int flusher_new(const struct flush_config *c, struct profile_window *spare, stru
 			 puw_stop_name(i));
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
-	f->syms = symcache_new(SYMCACHE_BYTES);
+	{
+		struct symcache_config sc = {
+			.max_bytes = c->symbol_cache_bytes,
+			.build_ids_only = c->symbolize == FLUSH_SYMBOLIZE_NONE,
+			.dwarf = c->symbolize == FLUSH_SYMBOLIZE_LOCAL,
+			.debuginfo = c->debuginfo,
+		};
+
+		f->syms = symcache_new_config(&sc);
+	}
+	f->demangler = demangler_new(c->demangle, DEMANGLE_BYTES);
 	f->pb = pprof_builder_new(0);
 	f->names = strtab_new(NAMES_BYTES);
 	f->hot = calloc(HOT_SLOTS, sizeof(*f->hot));
 	f->pids = calloc(PID_SLOTS, sizeof(*f->pids));
 	f->failed = calloc(FAILED_SLOTS, sizeof(*f->failed));
-	if (!f->syms || !f->pb || !f->names || !f->hot || !f->pids || !f->failed) {
+	if (!f->syms || !f->demangler || !f->pb || !f->names || !f->hot || !f->pids || !f->failed) {
 		flusher_free(f);
 		return -ENOMEM;
 	}
@@ -534,6 +632,7 @@ void flusher_free(struct flusher *f)
 	if (f->cfg.exporter.ops)
 		f->cfg.exporter.ops->free(f->cfg.exporter.ctx);
 	symcache_free(f->syms);
+	demangler_free(f->demangler);
 	ksyms_free(f->ksyms);
 	pprof_builder_free(f->pb);
 	strtab_free(f->names);

@@ -14,14 +14,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "debuginfo.h"
+#include "demangle.h"
 #include "export.h"
 #include "profile.h"
+#include "symbolize.h"
+
+enum flush_symbolize {
+	FLUSH_SYMBOLIZE_LOCAL, /* names, source lines and inlined frames found on this host */
+	FLUSH_SYMBOLIZE_NONE,  /* no names: build-ids, file offsets and addresses for a backend */
+};
 
 struct flush_config {
 	uint32_t frequency_hz;
 	const char *event_name;
 	struct exporter exporter; /* ownership taken */
 	const char *kallsyms_path; /* NULL = /proc/kallsyms */
+	enum flush_symbolize symbolize;
+	enum demangle_mode demangle;
+	size_t symbol_cache_bytes;         /* 0 = 256 MiB */
+	struct debuginfo_config debuginfo; /* borrowed for the flusher's lifetime */
 };
 
 struct flush_hot {
@@ -38,6 +50,10 @@ struct flush_summary {
 	uint64_t processes; /* distinct pids over the run */
 	uint64_t binaries_failed; /* distinct files unreadable or corrupt, skipped */
 	int kernel_symbols;      /* 0 loaded, or -errno */
+	uint64_t locations;          /* user locations emitted over the run */
+	uint64_t locations_named;    /* ... of which symbolized */
+	uint64_t inline_frames;      /* extra Lines for inlined functions */
+	struct symcache_stats symbols; /* the symbol cache, as of the last window */
 };
 
 struct flusher;

@@ -35,6 +35,8 @@
 #define DRAIN_TICK_MS 100
 #define MAX_PIDS 1024
 #define HOTTEST_SHOWN 5
+#define MAX_DEBUGINFO_DIRS 64
+#define DEFAULT_SYMBOL_CACHE_MIB 256
 
 struct options {
 	uint32_t frequency_hz;
@@ -51,6 +53,12 @@ struct options {
 	bool check_perf;
 	const char *summary_json;
 	char **cmd;
+	/* Symbolization */
+	enum flush_symbolize symbolize;
+	enum demangle_mode demangle;
+	uint64_t symbol_cache_bytes;
+	const char *debuginfo_dirs[MAX_DEBUGINFO_DIRS];
+	size_t n_debuginfo_dirs;
 };
 
 static void usage(FILE *out)
@@ -86,6 +94,19 @@ static void usage(FILE *out)
 		"                             SIGTERM; the partial window is written either way)\n"
 		"      --summary-json FILE    write the end-of-run summary as JSON to FILE\n"
 		"\n"
+		"Symbols:\n"
+		"      --symbolize MODE       local: function names, source lines and inlined\n"
+		"                             frames found on this host (default); none: no\n"
+		"                             names, only build-ids, file offsets and addresses,\n"
+		"                             for a backend that symbolizes (Parca, Pyroscope)\n"
+		"      --demangle MODE        full: C++/Rust names with parameters and template\n"
+		"                             arguments (default); simplified: without them, so\n"
+		"                             instances and overloads merge; none: as mangled\n"
+		"      --debuginfo-dir DIR    also look for separate debug files in DIR, laid out\n"
+		"                             like /usr/lib/debug (.build-id/xx/rest.debug); may\n"
+		"                             be repeated\n"
+		"      --symbol-cache-size MIB  memory for symbol tables and DWARF (default %d)\n"
+		"\n"
 		"Other:\n"
 		"      --check-perf           check that the sampling events can be opened, exit\n"
 		"      --log-level LEVEL      error, warn, info (default) or debug\n"
@@ -94,7 +115,8 @@ static void usage(FILE *out)
 		"\n"
 		"Privileges: root, or CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8) plus\n"
 		"CAP_SYS_PTRACE to read other users' binaries, or kernel.perf_event_paranoid <= 0.\n",
-		DEFAULT_FREQUENCY_HZ, DEFAULT_STACK_SIZE, DEFAULT_OUTPUT_DIR, DEFAULT_INTERVAL_S);
+		DEFAULT_FREQUENCY_HZ, DEFAULT_STACK_SIZE, DEFAULT_OUTPUT_DIR, DEFAULT_INTERVAL_S,
+		DEFAULT_SYMBOL_CACHE_MIB);
 }
 
 static int parse_pids(const char *arg, struct options *o)
@@ -124,6 +146,10 @@ enum {
 	OPT_SUMMARY_JSON,
 	OPT_CHECK_PERF,
 	OPT_LOG_LEVEL,
+	OPT_SYMBOLIZE,
+	OPT_DEMANGLE,
+	OPT_DEBUGINFO_DIR,
+	OPT_SYMBOL_CACHE_SIZE,
 };
 
 /* Returns 1 to run, 0 to exit successfully (--help), or -EINVAL (already reported). */
@@ -143,6 +169,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "summary-json", required_argument, NULL, OPT_SUMMARY_JSON },
 		{ "check-perf", no_argument, NULL, OPT_CHECK_PERF },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "symbolize", required_argument, NULL, OPT_SYMBOLIZE },
+		{ "demangle", required_argument, NULL, OPT_DEMANGLE },
+		{ "debuginfo-dir", required_argument, NULL, OPT_DEBUGINFO_DIR },
+		{ "symbol-cache-size", required_argument, NULL, OPT_SYMBOL_CACHE_SIZE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{}
@@ -156,6 +186,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		.output_dir = DEFAULT_OUTPUT_DIR,
 		.stack_size = DEFAULT_STACK_SIZE,
 		.unwind_mode = PUW_MODE_AUTO,
+		.symbolize = FLUSH_SYMBOLIZE_LOCAL,
+		.demangle = DEMANGLE_FULL,
+		.symbol_cache_bytes = (uint64_t)DEFAULT_SYMBOL_CACHE_MIB << 20,
 	};
 	/* '+': stop at the first non-option, so "-- cmd -x" and "cmd -x" keep cmd's options. */
 	while ((c = getopt_long(argc, argv, "+F:i:d:o:p:hV", longopts, NULL)) >= 0) {
@@ -245,6 +278,37 @@ static int parse_options(int argc, char **argv, struct options *o)
 			log_set_level(l);
 			break;
 		}
+		case OPT_SYMBOLIZE:
+			if (strcmp(optarg, "local") == 0)
+				o->symbolize = FLUSH_SYMBOLIZE_LOCAL;
+			else if (strcmp(optarg, "none") == 0)
+				o->symbolize = FLUSH_SYMBOLIZE_NONE;
+			else {
+				log_error("--symbolize %s: expected local or none", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_DEMANGLE:
+			if (demangle_mode_from_string(optarg, &o->demangle) < 0) {
+				log_error("--demangle %s: expected full, simplified or none", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_DEBUGINFO_DIR:
+			if (o->n_debuginfo_dirs >= MAX_DEBUGINFO_DIRS) {
+				log_error("--debuginfo-dir %s: at most %d directories", optarg,
+					  MAX_DEBUGINFO_DIRS);
+				return -EINVAL;
+			}
+			o->debuginfo_dirs[o->n_debuginfo_dirs++] = optarg;
+			break;
+		case OPT_SYMBOL_CACHE_SIZE:
+			if (parse_u64(optarg, 1, 1 << 20, &v) < 0) {
+				log_error("--symbol-cache-size %s: expected MiB, 1 to 1048576", optarg);
+				return -EINVAL;
+			}
+			o->symbol_cache_bytes = v << 20;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -383,6 +447,18 @@ static void print_summary(const struct options *o, const struct run_result *rr)
 	if (st->lost)
 		log_warn("%" PRIu64 " samples were lost in the kernel (rings full): lower "
 			 "--frequency or --stack-size, or raise --ring-size", st->lost);
+	{
+		const struct symcache_stats *sy = &rr->fs.symbols;
+
+		log_info("symbols: %" PRIu64 " of %" PRIu64 " user locations named (%" PRIu64
+			 " inlined frames); cache %" PRIu64 " hits, %" PRIu64 " misses, %" PRIu64
+			 " evictions, %zu of %zu KiB (peak %zu KiB), %.1f ms loading; slowest: %s %.1f ms",
+			 rr->fs.locations_named, rr->fs.locations, rr->fs.inline_frames, sy->hits,
+			 sy->misses, sy->evictions, sy->bytes / 1024, sy->max_bytes / 1024,
+			 sy->peak_bytes / 1024, (double)sy->load_ns / 1e6,
+			 sy->n_slowest ? sy->slowest[0].path : "-",
+			 sy->n_slowest ? (double)sy->slowest[0].ns / 1e6 : 0.0);
+	}
 	if (rr->fs.binaries_failed)
 		log_info("%" PRIu64 " binary files could not be read for symbols (gone before the "
 			 "window closed, unreadable, or corrupt ELF); their frames keep addresses",
@@ -420,6 +496,40 @@ static int write_summary_json(const char *path, const struct options *o,
 	json_object_set_new(root, "binaries_failed",
 			    json_integer((json_int_t)rr->fs.binaries_failed));
 	json_object_set_new(root, "stop_reasons", stops);
+	{
+		const struct symcache_stats *sy = &rr->fs.symbols;
+		json_t *sym = json_object(), *src = json_object(), *slow = json_array();
+
+		for (int i = 0; i < _SYM_SOURCE_MAX; i++)
+			json_object_set_new(src, sym_source_name(i),
+					    json_integer((json_int_t)sy->by_source[i]));
+		for (unsigned i = 0; i < sy->n_slowest; i++)
+			json_array_append_new(slow, json_pack("{s:s, s:f, s:I, s:s, s:b}", "binary",
+				sy->slowest[i].path, "load_ms", (double)sy->slowest[i].ns / 1e6,
+				"bytes", (json_int_t)sy->slowest[i].bytes, "source",
+				sym_source_name(sy->slowest[i].source), "dwarf", sy->slowest[i].dwarf));
+		json_object_set_new(sym, "mode", json_string(o->symbolize == FLUSH_SYMBOLIZE_NONE
+								    ? "none" : "local"));
+		json_object_set_new(sym, "demangle", json_string(demangle_mode_name(o->demangle)));
+		json_object_set_new(sym, "locations", json_integer((json_int_t)rr->fs.locations));
+		json_object_set_new(sym, "locations_named",
+				    json_integer((json_int_t)rr->fs.locations_named));
+		json_object_set_new(sym, "inline_frames",
+				    json_integer((json_int_t)rr->fs.inline_frames));
+		json_object_set_new(sym, "hits", json_integer((json_int_t)sy->hits));
+		json_object_set_new(sym, "misses", json_integer((json_int_t)sy->misses));
+		json_object_set_new(sym, "loaded", json_integer((json_int_t)sy->binaries_loaded));
+		json_object_set_new(sym, "failed", json_integer((json_int_t)sy->binaries_failed));
+		json_object_set_new(sym, "evictions", json_integer((json_int_t)sy->evictions));
+		json_object_set_new(sym, "bytes", json_integer((json_int_t)sy->bytes));
+		json_object_set_new(sym, "peak_bytes", json_integer((json_int_t)sy->peak_bytes));
+		json_object_set_new(sym, "max_bytes", json_integer((json_int_t)sy->max_bytes));
+		json_object_set_new(sym, "load_ms", json_real((double)sy->load_ns / 1e6));
+		json_object_set_new(sym, "with_dwarf", json_integer((json_int_t)sy->with_dwarf));
+		json_object_set_new(sym, "by_source", src);
+		json_object_set_new(sym, "slowest", slow);
+		json_object_set_new(root, "symbols", sym);
+	}
 	json_object_set_new(root, "unwind",
 			    json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "mode",
 				      o->unwind_mode == PUW_MODE_FP ? "fp" : "auto", "frames_cfi",
@@ -532,6 +642,10 @@ int main(int argc, char **argv)
 	fc = (struct flush_config){
 		.frequency_hz = o.frequency_hz,
 		.event_name = sampler_event_name(s),
+		.symbolize = o.symbolize,
+		.demangle = o.demangle,
+		.symbol_cache_bytes = (size_t)o.symbol_cache_bytes,
+		.debuginfo = { .dirs = o.debuginfo_dirs, .n_dirs = o.n_debuginfo_dirs },
 	};
 	r = export_file_new(o.output_dir, &fc.exporter);
 	if (r < 0)

@@ -21,9 +21,10 @@ tests_unit_test_pprof_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_pprof_LDADD = $(ZLIB_LIBS)
 
 check_PROGRAMS += tests/unit/test-symbolize
-tests_unit_test_symbolize_SOURCES = tests/unit/test-symbolize.c tests/unit/check.h src/symbolize.c
+tests_unit_test_symbolize_SOURCES = tests/unit/test-symbolize.c tests/unit/check.h \
+	$(SYMBOLIZE_SOURCES)
 tests_unit_test_symbolize_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_symbolize_LDADD = $(LIBELF_LIBS)
+tests_unit_test_symbolize_LDADD = $(SYMBOLIZE_LIBS)
 
 check_PROGRAMS += tests/unit/test-ring
 tests_unit_test_ring_SOURCES = tests/unit/test-ring.c tests/unit/check.h src/ring.c src/record.c

@@ -79,9 +79,9 @@ tests_arm64_replay_arm64_SOURCES = \
 	tests/arm64/replay-arm64.c \
 	tests/lib/snapshot.c tests/lib/snapshot.h \
 	src/elfcfi.c src/elfcfi.h \
-	src/symbolize.c src/symbolize.h
+	$(SYMBOLIZE_SOURCES)
 tests_arm64_replay_arm64_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CFLAGS) -I$(top_srcdir)/tests/lib
-tests_arm64_replay_arm64_LDADD = unwind/libpuw.a $(LIBELF_LIBS) $(PTHREAD_LIBS)
+tests_arm64_replay_arm64_LDADD = unwind/libpuw.a $(SYMBOLIZE_LIBS) $(PTHREAD_LIBS)
 
 dist_check_SCRIPTS += tests/arm64/arm64-unwind.sh
 TESTS += tests/arm64/arm64-unwind.sh
