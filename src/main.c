@@ -583,6 +583,7 @@ int main(int argc, char **argv)
 	struct profile_window *w = NULL, *spare = NULL;
 	struct profile_limits lim;
 	struct flush_config fc = { 0 };
+	struct debuginfo_config dic;
 	struct run_result rr = { 0 };
 	sigset_t mask, saved_mask;
 	pid_t child = 0;
@@ -611,7 +612,9 @@ int main(int argc, char **argv)
 		}
 	}
 
+	dic = (struct debuginfo_config){ .dirs = o.debuginfo_dirs, .n_dirs = o.n_debuginfo_dirs };
 	sc = (struct sampler_config){
+		.debuginfo = &dic,
 		.frequency_hz = o.frequency_hz,
 		.stack_size = o.stack_size,
 		.ring_bytes = o.ring_bytes,
@@ -645,7 +648,7 @@ int main(int argc, char **argv)
 		.symbolize = o.symbolize,
 		.demangle = o.demangle,
 		.symbol_cache_bytes = (size_t)o.symbol_cache_bytes,
-		.debuginfo = { .dirs = o.debuginfo_dirs, .n_dirs = o.n_debuginfo_dirs },
+		.debuginfo = dic,
 	};
 	r = export_file_new(o.output_dir, &fc.exporter);
 	if (r < 0)

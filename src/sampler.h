@@ -33,6 +33,7 @@ struct proc;
 typedef void sampler_sample_fn(void *ctx, const struct record_sample *rs, const struct proc *p);
 
 struct sampler_config {
+	const struct debuginfo_config *debuginfo; /* extra debug file places; borrowed, may be NULL */
 	uint32_t frequency_hz;
 	uint32_t stack_size;   /* bytes of user stack copied per sample; 8-aligned */
 	uint64_t ring_bytes;   /* data area per CPU; 0 = sized from frequency and stack size */

@@ -4,6 +4,8 @@
 #   sym-buildid    stripped; its debug file under a test --debuginfo-dir by build-id
 #   sym-debuglink  stripped; found through .gnu_debuglink next to it (CRC checked)
 #   sym-minidebug  stripped; MiniDebugInfo made the way Fedora makes it (objcopy + xz)
+#   sym-debugframe no .eh_frame, no frame pointers, stripped: only the .debug_frame of its
+#                  debug file (by build-id) unwinds it
 #   sym-inline     mix() inlined into caller_a() and caller_b(): two Lines, with lines
 #   sym-cxx        C++ template member in nested namespaces, demangled (full and simplified)
 #   sym-rust-*     Debian's rustc, legacy and v0 mangling, demangled without hashes
@@ -41,6 +43,17 @@ id=$(build_id "$F/sym-buildid")
 head=$(echo "$id" | cut -c1-2)
 rest=$(echo "$id" | cut -c3-)
 mkdir -p "$D/.build-id/$head" && mv "$F/sym-buildid.debug" "$D/.build-id/$head/$rest.debug" ||
+	exit 99
+
+# 1b. No .eh_frame and no frame pointers: the debug file's .debug_frame is the only CFI.
+d="$F/sym-debugframe"
+gcc -O2 -g -fomit-frame-pointer -fno-asynchronous-unwind-tables -fno-unwind-tables \
+	-Wl,--build-id -DTAG=via_debugframe -o "$d" "$src/sym-c.c" || fail "build sym-debugframe"
+objcopy --only-keep-debug "$d" "$d.debug" || fail "objcopy"
+strip --strip-all "$d" || fail "strip"
+id=$(build_id "$d")
+mkdir -p "$D/.build-id/$(echo "$id" | cut -c1-2)" &&
+	mv "$d.debug" "$D/.build-id/$(echo "$id" | cut -c1-2)/$(echo "$id" | cut -c3-).debug" ||
 	exit 99
 
 # 2. .gnu_debuglink to a debug file beside the binary.
@@ -86,7 +99,7 @@ for b in sym-buildid sym-debuglink sym-minidebug; do
 	readelf -S "$F/$b" | grep -q '\.symtab' && fail "$b still has a .symtab"
 done
 
-list="sym-buildid sym-debuglink sym-minidebug sym-inline sym-cxx sym-rust-legacy sym-rust-v0 sym-go"
+list="sym-buildid sym-debugframe sym-debuglink sym-minidebug sym-inline sym-cxx sym-rust-legacy sym-rust-v0 sym-go"
 echo "== profiling the fixtures"
 run_perfagent 90 "$TEST_TMP/perfagent.log" -F 499 -i 30 -o "$TEST_TMP/out" \
 	--summary-json "$TEST_TMP/summary.json" --debuginfo-dir "$D" \
@@ -96,6 +109,8 @@ pprof_json --detail "$TEST_TMP"/out/*.pb.gz >"$TEST_TMP/profiles.json" || fail "
 "$TESTS_PYTHON" "$top_srcdir/tests/lib/symbols_check.py" "$TEST_TMP/profiles.json" \
 	--expect sym-buildid=via_buildid_leaf --expect sym-buildid=via_buildid_outer \
 	--expect sym-debuglink=via_debuglink_leaf \
+	--expect sym-debugframe=via_debugframe_leaf \
+	--chain via_debugframe_leaf,via_debugframe_outer --chain via_buildid_leaf,via_buildid_outer \
 	--expect sym-minidebug=via_minidebug_leaf \
 	--expect sym-inline=caller_a --expect sym-inline=caller_b \
 	--inline mix@caller_a --inline mix@caller_b --inline-mapping sym-inline \

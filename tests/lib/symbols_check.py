@@ -27,6 +27,8 @@ def main(argv):
                          "then CALLER (with a line)")
     ap.add_argument("--inline-mapping", action="append", default=[],
                     help="BINARY: its mappings say has_inline_frames, has_line_numbers")
+    ap.add_argument("--chain", action="append", default=[],
+                    help="CALLEE,CALLER: some sample has CALLER right after CALLEE (leaf first)")
     ap.add_argument("--no-hash-suffix", action="store_true",
                     help="no function name ends in a Rust hash (::h<16 hex>)")
     ap.add_argument("--no-names", action="append", default=[],
@@ -37,10 +39,12 @@ def main(argv):
         profiles = json.load(f)
     frames = []
     mappings = []
+    stacks = []
     for p in profiles:
         mappings.extend(p["mappings"])
         for smp in p["samples"]:
             frames.extend(smp["frames"])
+            stacks.append(([f["function"] for f in smp["frames"]], smp["values"][0]))
     failures = []
 
     def in_binary(fr, binary):
@@ -89,6 +93,16 @@ def main(argv):
                   f"has_inline_frames in {len(good)} of {len(ms)} mappings")
         else:
             failures.append(f"{binary}: no mapping with has_inline_frames/has_line_numbers set")
+    for e in args.chain:
+        callee, caller = e.split(",", 1)
+        total = sum(n for fs, n in stacks if fs and fs[0] == callee)
+        good = sum(n for fs, n in stacks
+                   if fs and fs[0] == callee and len(fs) > 1 and fs[1] == caller)
+        if total and good * 2 >= total:
+            print(f"ok: {callee} called from {caller} in {good} of {total} samples")
+        else:
+            failures.append(f"{callee} called from {caller} in {good} of {total} samples "
+                            f"(want at least half)")
     if args.no_hash_suffix:
         hashed = {fr["function"] for fr in frames if re.search(r"::h[0-9a-f]{16}$", fr["function"])}
         if hashed:
