@@ -1218,10 +1218,14 @@ static void lru_append(struct symcache *c, struct sym_binary *b)
 	c->lru_tail = b;
 }
 
-/* Only unreferenced entries are on the LRU list, so only they can be evicted. */
-static void cache_evict(struct symcache *c)
+/*
+ * Evicts until reserve more bytes fit in the budget. Only unreferenced entries are on the LRU
+ * list, so only they can be evicted.
+ */
+static void cache_evict_for(struct symcache *c, size_t reserve)
 {
-	while (c->stats.bytes > c->max_bytes && c->lru_head) {
+	while (c->lru_head &&
+	       (c->stats.bytes > c->max_bytes || reserve > c->max_bytes - c->stats.bytes)) {
 		struct sym_binary *b = c->lru_head;
 
 		lru_remove(c, b);
@@ -1230,6 +1234,11 @@ static void cache_evict(struct symcache *c)
 		c->stats.evictions++;
 		binary_free(b);
 	}
+}
+
+static void cache_evict(struct symcache *c)
+{
+	cache_evict_for(c, 0);
 }
 
 struct symcache *symcache_new_config(const struct symcache_config *cfg)
@@ -1418,6 +1427,8 @@ out:
 		c->stats.hits++;
 	} else {
 		b->cache = c;
+		/* Room first, so that the cache peaks within its budget too. */
+		cache_evict_for(c, b->bytes);
 		cache_link(c, b);
 		c->stats.bytes += b->bytes;
 		if (c->stats.bytes > c->stats.peak_bytes)

@@ -56,7 +56,8 @@ E2E_TESTS = \
 	tests/e2e/exit-mid-window.sh \
 	tests/e2e/cfi-real.sh \
 	tests/e2e/unprivileged.sh \
-	tests/e2e/symbols.sh
+	tests/e2e/symbols.sh \
+	tests/e2e/symbols-cache.sh
 
 dist_check_SCRIPTS += $(E2E_TESTS)
 TESTS += $(E2E_TESTS)
