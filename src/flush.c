@@ -610,6 +610,21 @@ struct profile_window *flusher_submit(struct flusher *f, struct profile_window *
 	return w;
 }
 
+struct profile_window *flusher_try_submit(struct flusher *f, struct profile_window *full)
+{
+	struct profile_window *w = NULL;
+
+	pthread_mutex_lock(&f->lock);
+	if (!f->pending && !f->busy && f->spare) {
+		w = f->spare;
+		f->spare = NULL;
+		f->pending = full;
+		pthread_cond_broadcast(&f->cond);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return w;
+}
+
 void flusher_finish(struct flusher *f)
 {
 	if (!f->started)

@@ -6,7 +6,9 @@
  * drains the rings.
  *
  * Two windows alternate: flusher_submit() hands over the full one and returns the empty
- * one; it waits only when the previous window is still being flushed.
+ * one; it waits only when the previous window is still being flushed. The sampler uses
+ * flusher_try_submit(), which never waits: while a slow flush (a large debug file being
+ * read) is under way, the current window just stays open longer.
  */
 #ifndef PA_FLUSH_H
 #define PA_FLUSH_H
@@ -62,6 +64,11 @@ struct flusher;
 int flusher_new(const struct flush_config *c, struct profile_window *spare, struct flusher **ret);
 /* Hands over full (ownership taken) and returns an empty window to fill next. */
 struct profile_window *flusher_submit(struct flusher *f, struct profile_window *full);
+/*
+ * Like flusher_submit() but never waits: returns the empty window, or NULL (full stays the
+ * caller's) while the previous window is still being flushed.
+ */
+struct profile_window *flusher_try_submit(struct flusher *f, struct profile_window *full);
 /* Waits until every submitted window is flushed, then stops the thread. */
 void flusher_finish(struct flusher *f);
 void flusher_free(struct flusher *f); /* accepts NULL; frees the windows it holds */

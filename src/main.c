@@ -740,8 +740,17 @@ int main(int argc, char **argv)
 		if (now >= deadline_ns || sampler_targets_gone(s))
 			stopping = true;
 		if (!stopping && now >= window_end_ns) {
+			struct profile_window *empty;
+
+			/* A flush still running (a big debug file loading) must not stall draining:
+			 * the window stays open and is handed over at a later tick. */
 			w->end_mono_ns = now;
-			w = flusher_submit(f, w);
+			empty = flusher_try_submit(f, w);
+			if (!empty) {
+				window_end_ns = now + DRAIN_TICK_MS * 1000000ULL; /* retry then */
+				continue;
+			}
+			w = empty;
 			profile_window_reset(w, now, now_realtime_ns());
 			window_end_ns += o.interval_s * NSEC_PER_SEC;
 			if (window_end_ns <= now)
