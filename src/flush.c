@@ -595,17 +595,30 @@ int flusher_new(const struct flush_config *c, struct profile_window *spare, stru
 	return 0;
 }
 
+/* Hands full over and takes the spare; f->lock held, the flusher idle with a spare. */
+static struct profile_window *swap_locked(struct flusher *f, struct profile_window *full)
+{
+	struct profile_window *w = f->spare;
+
+	f->spare = NULL;
+	f->pending = full;
+	pthread_cond_broadcast(&f->cond);
+	return w;
+}
+
+static bool idle_locked(const struct flusher *f)
+{
+	return !f->pending && !f->busy && f->spare;
+}
+
 struct profile_window *flusher_submit(struct flusher *f, struct profile_window *full)
 {
 	struct profile_window *w;
 
 	pthread_mutex_lock(&f->lock);
-	while (f->pending || f->busy || !f->spare)
+	while (!idle_locked(f))
 		pthread_cond_wait(&f->cond, &f->lock);
-	w = f->spare;
-	f->spare = NULL;
-	f->pending = full;
-	pthread_cond_broadcast(&f->cond);
+	w = swap_locked(f, full);
 	pthread_mutex_unlock(&f->lock);
 	return w;
 }
@@ -615,12 +628,8 @@ struct profile_window *flusher_try_submit(struct flusher *f, struct profile_wind
 	struct profile_window *w = NULL;
 
 	pthread_mutex_lock(&f->lock);
-	if (!f->pending && !f->busy && f->spare) {
-		w = f->spare;
-		f->spare = NULL;
-		f->pending = full;
-		pthread_cond_broadcast(&f->cond);
-	}
+	if (idle_locked(f))
+		w = swap_locked(f, full);
 	pthread_mutex_unlock(&f->lock);
 	return w;
 }
