@@ -13,3 +13,11 @@ EXTRA_DIST += bench/bench-sampling.sh bench/bench_rusage.py
 bench: perfagent bench/bench-burn
 	PERFAGENT='$(abs_top_builddir)/perfagent' BENCH_BURN='$(abs_top_builddir)/bench/bench-burn' \
 	TESTS_PYTHON=/usr/bin/python3 $(SHELL) '$(abs_top_srcdir)/bench/bench-sampling.sh'
+
+# bench/bench-bigdebug.sh: a >= 100 MB separate debug file loaded while the whole machine is
+# sampled at 999 Hz; prints the load time and the lost samples (as root).
+EXTRA_DIST += bench/bench-bigdebug.sh
+.PHONY: bench-bigdebug
+bench-bigdebug: perfagent
+	PERFAGENT='$(abs_top_builddir)/perfagent' TESTS_PYTHON=/usr/bin/python3 \
+	$(SHELL) '$(abs_top_srcdir)/bench/bench-bigdebug.sh'

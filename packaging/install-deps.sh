@@ -14,15 +14,16 @@ fi
 if command -v apt-get >/dev/null 2>&1; then
 	build="build-essential autoconf automake pkg-config libelf-dev libdw-dev libunwind-dev
 	       libzstd-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev libdebuginfod-dev
-	       libpcre2-dev"
+	       libpcre2-dev liblzma-dev libiberty-dev"
 	# go tool pprof and protoc-generated python3-protobuf decode our profiles in the tests;
 	# perf is the peer the benchmark measures; binutils (readelf) and util-linux (setpriv)
 	# are used by the tests themselves; the arm64 unwinding tests cross-compile fixtures
 	# and run them under qemu-user; nodejs (JIT perf maps) and debuginfod (a local server)
-	# are profiled by the symbolization tests.
+	# are profiled by the symbolization tests, which also build Rust (rustc), Go and
+	# MiniDebugInfo (xz-utils) fixtures.
 	tests="golang-go protobuf-compiler python3 python3-protobuf binutils util-linux procps
 	       linux-perf gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross
-	       qemu-user nodejs debuginfod"
+	       qemu-user nodejs debuginfod rustc xz-utils"
 	pkgs=$build
 	[ $want_tests = yes ] && pkgs="$pkgs $tests"
 	export DEBIAN_FRONTEND=noninteractive
@@ -32,9 +33,9 @@ if command -v apt-get >/dev/null 2>&1; then
 elif command -v dnf >/dev/null 2>&1; then
 	build="gcc make autoconf automake pkgconf-pkg-config elfutils-libelf-devel elfutils-devel
 	       libunwind-devel libzstd-devel jansson-devel libcurl-devel zlib-devel kernel-headers
-	       elfutils-debuginfod-client-devel pcre2-devel"
+	       elfutils-debuginfod-client-devel pcre2-devel xz-devel binutils-devel"
 	tests="golang protobuf-compiler python3 python3-protobuf binutils util-linux procps-ng perf
-	       gcc-aarch64-linux-gnu gcc-c++-aarch64-linux-gnu qemu-user nodejs elfutils-debuginfod"
+	       gcc-aarch64-linux-gnu gcc-c++-aarch64-linux-gnu qemu-user nodejs elfutils-debuginfod rust xz"
 	pkgs=$build
 	[ $want_tests = yes ] && pkgs="$pkgs $tests"
 	# shellcheck disable=SC2086

@@ -85,6 +85,7 @@ struct cfistore {
 	struct cfistore_stats stats;
 
 	int vdso_fd; /* memfd holding a copy of our own vDSO image, -1 when none */
+	const struct debuginfo_config *debuginfo; /* NULL: the system's places only */
 };
 
 static uint64_t key_hash(const char *path, uint32_t maj, uint32_t min, uint64_t ino)
@@ -135,15 +136,25 @@ static void entry_path(const struct cfistore *s, const struct cfi_binary *b, cha
 }
 
 /* A separate debug file for the binary at path (rooted), if one exists. */
-static bool find_debug_file(const struct elfcfi_info *info, const char *path, const char *root,
-			    char *buf, size_t size)
+static bool find_debug_file(const struct cfistore *s, const struct elfcfi_info *info,
+			    const char *path, const char *root, char *buf, size_t size)
 {
-	if (elfcfi_build_id_path(info, root, buf, size) == 0 && access(buf, R_OK) == 0)
-		return true;
-	for (unsigned i = 0; i < 3; i++)
-		if (elfcfi_debuglink_path(info, path, i, buf, size) == 0 && access(buf, R_OK) == 0)
-			return true;
-	return false;
+	static const char digits[] = "0123456789abcdef";
+	char hex[2 * ELFCFI_BUILD_ID_MAX + 1];
+	struct debuginfo_query q = {
+		.path = path,
+		.root = root,
+		.build_id = hex,
+		.debuglink = info->debuglink,
+		.debuglink_crc = info->debuglink_crc,
+	};
+
+	for (size_t i = 0; i < info->build_id_size; i++) {
+		hex[2 * i] = digits[info->build_id[i] >> 4];
+		hex[2 * i + 1] = digits[info->build_id[i] & 15];
+	}
+	hex[2 * info->build_id_size] = '\0';
+	return debuginfo_find(s->debuginfo, &q, buf, size, NULL) > 0;
 }
 
 /*
@@ -200,8 +211,9 @@ static int load_entry(struct cfistore *s, struct cfi_binary *b)
 	if (__atomic_load_n(&s->bytes, __ATOMIC_RELAXED) >= s->max_bytes)
 		return -ENOBUFS;
 	snprintf(root, sizeof(root), "/proc/%u/root", b->pid);
-	have_dbg = !is_vdso && find_debug_file(&info, path, strncmp(path, "/proc/", 6) == 0 ? root : "",
-					       dbg, sizeof(dbg));
+	have_dbg = !is_vdso && find_debug_file(s, &info, path,
+					       strncmp(path, "/proc/", 6) == 0 ? root : "", dbg,
+					       sizeof(dbg));
 	r = elfcfi_load(path, have_dbg ? dbg : NULL, &cfi, &info);
 	if (r < 0)
 		return r;
@@ -292,6 +304,11 @@ struct cfistore *cfistore_new(enum puw_arch arch, size_t max_bytes, uint32_t max
 	}
 	s->started = true;
 	return s;
+}
+
+void cfistore_set_debuginfo(struct cfistore *s, const struct debuginfo_config *c)
+{
+	s->debuginfo = c;
 }
 
 static void entry_free(struct cfistore *s, struct cfi_binary *b)

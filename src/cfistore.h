@@ -4,8 +4,9 @@
  *
  * One entry per file (device, inode, path), referenced by every process mapping of it. The
  * first reference queues the entry for a background loader thread, which reads the ELF file
- * (through /proc/PID/root so containers resolve), finds a separate debug file by build-id or
- * .gnu_debuglink, and compiles its CFI with puw_cfi_compile(). Compiled tables are shared by
+ * (through /proc/PID/root so containers resolve), finds a separate debug file the way the
+ * symbolizer does (debuginfo.h: build-id, --debuginfo-dir, CRC-checked .gnu_debuglink,
+ * provider), whose .debug_frame covers code .eh_frame does not, and compiles its CFI with puw_cfi_compile(). Compiled tables are shared by
  * build-id, so identical binaries in different containers cost one table. The vDSO's table
  * comes from the agent's own vDSO image: it is the same for every process on one kernel.
  *
@@ -27,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "debuginfo.h"
 #include "puw.h"
 
 struct cfistore;
@@ -45,6 +47,12 @@ struct cfistore_stats {
 
 /* NULL on allocation failure. Starts the loader thread. */
 struct cfistore *cfistore_new(enum puw_arch arch, size_t max_bytes, uint32_t max_binaries);
+/*
+ * Where separate debug files (for their .debug_frame) are looked for besides the system's
+ * places: extra directories and a provider (see debuginfo.h). c is borrowed for the store's
+ * lifetime; set it before the first cfistore_ref().
+ */
+void cfistore_set_debuginfo(struct cfistore *s, const struct debuginfo_config *c);
 void cfistore_free(struct cfistore *s); /* accepts NULL; stops the loader */
 
 /*

@@ -5,8 +5,15 @@
  * then, per series, emit the mappings, functions and locations its samples use and the
  * samples into a pprof builder, gzip, export with the series' labels.
  *
- * A mapping gets has_functions only when every one of its locations was named, so a
- * backend or `go tool pprof` can still symbolize the rest from the build-id and address.
+ * A location gets one Line per function its code stands for, innermost inlined function
+ * first, each with its source line when DWARF gave one; function names are demangled per
+ * --demangle, the name as found in the binary kept as system_name. A mapping gets
+ * has_functions only when every one of its locations was named, and has_filenames,
+ * has_line_numbers and has_inline_frames only when, in addition, its binary's DWARF was
+ * consulted for every location (code DWARF does not describe, such as crt's _start, keeps
+ * line 0), so a backend or `go tool pprof` can still symbolize the rest from the build-id
+ * and address. With FLUSH_SYMBOLIZE_NONE no location is named and
+ * the build-ids are all that is read from the binaries.
  *
  * Which file a mapping's symbols come from: the file may have been deleted or replaced on
  * disk since it was mapped, and the process may have exited. While the process lives,
@@ -37,6 +44,7 @@
 #include "flush.h"
 #include "jitmap.h"
 #include "log.h"
+#include "demangle.h"
 #include "pprof.h"
 #include "puw.h"
 #include "symbolize.h"
@@ -46,7 +54,6 @@
 #define HOT_SLOTS 65536u    /* distinct leaf functions remembered for the summary */
 #define PID_SLOTS 262144u   /* distinct pids counted for the summary */
 #define FAILED_SLOTS 16384u /* distinct unreadable files counted for the summary */
-#define SYMCACHE_BYTES (256u << 20)
 #define NAMES_BYTES (32u << 20)
 #define PIN_SLOTS 8192u   /* files kept open (as symbol tables) across windows */
 #define PIN_WINDOWS 6     /* ... while seen in one of this many last windows */
@@ -61,6 +68,9 @@ struct pin {
 	uint64_t last_seq;
 	struct sym_binary *bin; /* a reference */
 };
+#define DEMANGLE_BYTES (16u << 20)
+/* Lines per location at most: the function and the functions inlined into it. */
+#define MAX_LINES 32
 
 struct hot_entry {
 	const char *name; /* interned in names */
@@ -78,6 +88,7 @@ struct flusher {
 	uint64_t seq;
 
 	struct symcache *syms;
+	struct demangler *demangler;
 	struct ksyms *ksyms;
 	struct pprof_builder *pb;
 	struct strtab *names;
@@ -88,6 +99,7 @@ struct flusher {
 	const char **mismatched; /* interned paths of files replaced since they were mapped */
 	struct pin *pins;
 	uint32_t n_pins;
+	size_t pinned_bytes; /* symbol memory the pins hold: at most half the cache's budget */
 	struct jitmaps *jit;
 	struct debuginfod_provider *dbg;
 	int vdso_fd;
@@ -100,8 +112,13 @@ struct flusher {
 struct resolved {
 	struct sym_binary **bins; /* per window mapping, NULL when unreadable or pseudo */
 	bool *owned;              /* bins[i] holds a reference of its own (not a shared slot) */
-	const char **names;       /* per location, NULL when unresolved */
+	const char **names;       /* per location: the innermost name, NULL when unresolved */
+	uint32_t *first;          /* per location: index of its first frame in frames */
+	uint8_t *n_frames;        /* per location: frames, innermost first */
+	struct sym_frame *frames; /* borrowed from bins (held) or ksyms or the flusher */
+	size_t n_pool, cap_pool;
 	bool *all_named;          /* per window mapping */
+	bool *all_lines;          /* per window mapping: symbolized with DWARF (lines, inlines) */
 };
 
 static void hot_add(struct flusher *f, const char *name, uint64_t samples)
@@ -196,11 +213,16 @@ static void pin_add(struct flusher *f, const struct profile_mapping *m, struct s
 {
 	struct pin *p;
 
-	if (f->n_pins + 1 >= PIN_SLOTS / 2)
+	size_t budget = f->cfg.symbol_cache_bytes ? f->cfg.symbol_cache_bytes
+						   : ((size_t)256 << 20); /* symcache's default */
+
+	/* Pinned entries cannot be evicted: keep them to a share of the cache's budget. */
+	if (f->n_pins + 1 >= PIN_SLOTS / 2 || f->pinned_bytes + sym_binary_bytes(b) > budget / 2)
 		return;
 	p = pin_slot(f, m);
 	if (p->path)
 		return;
+	f->pinned_bytes += sym_binary_bytes(b);
 	*p = (struct pin){ .path = m->path, .ino = m->ino, .maj = m->maj, .min = m->min,
 			   .last_seq = f->seq, .bin = sym_binary_ref(b) };
 	f->n_pins++;
@@ -229,6 +251,7 @@ static void pins_expire(struct flusher *f)
 		if (!old[j].path)
 			continue;
 		if (f->seq - old[j].last_seq >= PIN_WINDOWS) {
+			f->pinned_bytes -= sym_binary_bytes(old[j].bin);
 			sym_binary_unref(old[j].bin);
 			continue;
 		}
@@ -278,14 +301,14 @@ static int open_mapped_file(const char *path, const struct profile_mapping *m, b
 	return fd;
 }
 
-/* The symbols of the file open as fd (closed here); NULL when unreadable. */
-static struct sym_binary *load_fd(struct flusher *f, int fd)
+/* The symbols of the file open as fd (closed here), named name; NULL when unreadable. */
+static struct sym_binary *load_fd(struct flusher *f, int fd, const char *name)
 {
 	struct sym_binary *b = NULL;
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	if (symcache_get(f->syms, path, &b) < 0)
+	if (symcache_get_named(f->syms, path, name, &b) < 0)
 		b = NULL;
 	close(fd);
 	return b;
@@ -298,9 +321,13 @@ static struct sym_binary *load_fd(struct flusher *f, int fd)
 static struct sym_binary *load_mapped_file(struct flusher *f, const struct profile_mapping *m,
 					   bool *stale)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], name[PATH_MAX];
 	int fd;
 
+	/* Debug files are looked for next to the binary as its process sees it. */
+	if (snprintf(name, sizeof(name), "/proc/%u/root%s", m->pid, m->path) >= (int)sizeof(name) ||
+	    access(name, F_OK) < 0)
+		snprintf(name, sizeof(name), "%s", m->path);
 	/* map_files names the VMA by its exact range; a mapping cut by a later one has none. */
 	snprintf(path, sizeof(path), "/proc/%u/map_files/%" PRIx64 "-%" PRIx64, m->pid, m->start,
 		 m->end);
@@ -317,7 +344,7 @@ static struct sym_binary *load_mapped_file(struct flusher *f, const struct profi
 		fd = open_mapped_file(m->path, m, true);
 		*stale |= fd == -ESTALE;
 	}
-	return fd >= 0 ? load_fd(f, fd) : NULL;
+	return fd >= 0 ? load_fd(f, fd, name) : NULL;
 }
 
 /* Opens the binary behind a mapping: pinned, the vDSO, or load_mapped_file(). */
@@ -340,6 +367,7 @@ static struct sym_binary *open_binary(struct flusher *f, const struct profile_ma
 		pin->last_seq = f->seq;
 		/* Its debug file was still on its way: the cache may build it better now. */
 		if (sym_binary_debug_pending(pin->bin) && (b = load_mapped_file(f, m, &stale))) {
+			f->pinned_bytes += sym_binary_bytes(b) - sym_binary_bytes(pin->bin);
 			sym_binary_unref(pin->bin);
 			pin->bin = sym_binary_ref(b);
 			return b;
@@ -369,11 +397,40 @@ static void resolved_free(struct resolved *r, uint32_t n_mappings)
 	free(r->bins);
 	free(r->owned);
 	free(r->names);
+	free(r->first);
+	free(r->n_frames);
+	free(r->frames);
 	free(r->all_named);
+	free(r->all_lines);
+}
+
+/* Appends frames for location i. */
+static int resolved_add_frames(struct resolved *r, uint32_t i, const struct sym_frame *fr,
+			       size_t n)
+{
+	if (r->cap_pool - r->n_pool < n) {
+		size_t cap = r->cap_pool ? r->cap_pool : 1024;
+		struct sym_frame *p;
+
+		while (cap - r->n_pool < n)
+			cap *= 2;
+		p = realloc(r->frames, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		r->frames = p;
+		r->cap_pool = cap;
+	}
+	r->first[i] = (uint32_t)r->n_pool;
+	r->n_frames[i] = (uint8_t)n;
+	memcpy(r->frames + r->n_pool, fr, n * sizeof(*fr));
+	r->n_pool += n;
+	r->names[i] = n ? fr[0].name : NULL;
+	return 0;
 }
 
 static int resolve(struct flusher *f, const struct profile_window *w, struct resolved *r)
 {
+	bool none = f->cfg.symbolize == FLUSH_SYMBOLIZE_NONE;
 	uint32_t *first;
 	uint64_t n_slots;
 
@@ -381,7 +438,11 @@ static int resolve(struct flusher *f, const struct profile_window *w, struct res
 	r->names = calloc(w->n_locations + 1, sizeof(*r->names));
 	r->all_named = calloc(w->n_mappings + 1, sizeof(*r->all_named));
 	r->owned = calloc(w->n_mappings + 1, sizeof(*r->owned));
-	if (!r->bins || !r->names || !r->all_named || !r->owned)
+	r->all_lines = calloc(w->n_mappings + 1, sizeof(*r->all_lines));
+	r->first = calloc(w->n_locations + 1, sizeof(*r->first));
+	r->n_frames = calloc(w->n_locations + 1, sizeof(*r->n_frames));
+	if (!r->bins || !r->names || !r->all_named || !r->owned || !r->all_lines || !r->first ||
+	    !r->n_frames)
 		return -ENOMEM;
 
 	/* Mappings of one file in many processes: open it once per window. */
@@ -411,30 +472,54 @@ static int resolve(struct flusher *f, const struct profile_window *w, struct res
 			r->bins[i] = open_binary(f, m);
 			r->owned[i] = r->bins[i] != NULL;
 		}
-		r->all_named[i] = true;
+		r->all_named[i] = !none;
+		r->all_lines[i] = r->bins[i] != NULL && !none && sym_binary_has_dwarf(r->bins[i]);
 	}
 	free(first);
 	for (uint32_t i = 0; i < w->n_locations; i++) {
 		const struct profile_location *l = &w->locations[i];
+		struct sym_frame fr[MAX_LINES];
+		size_t n = 0;
+		int rr;
 
-		if (l->map == PROFILE_MAP_KERNEL) {
-			r->names[i] = f->ksyms ? ksyms_lookup(f->ksyms, l->addr, NULL) : NULL;
+		if (none) {
+			n = 0; /* the backend names everything, kernel frames included */
+		} else if (l->map == PROFILE_MAP_KERNEL) {
+			fr[0] = (struct sym_frame){
+				.name = f->ksyms ? ksyms_lookup(f->ksyms, l->addr, NULL) : NULL,
+			};
+			n = fr[0].name != NULL;
 		} else if (l->map == PROFILE_MAP_MARKER) {
-			r->names[i] = l->addr < _PUW_STOP_MAX ? f->marker_names[l->addr] : NULL;
+			fr[0] = (struct sym_frame){
+				.name = l->addr < _PUW_STOP_MAX ? f->marker_names[l->addr] : NULL,
+			};
+			n = fr[0].name != NULL;
 		} else if (l->map < w->n_mappings && r->bins[l->map]) {
 			const struct profile_mapping *m = &w->mappings[l->map];
 
-			r->names[i] = sym_binary_lookup(r->bins[l->map], l->addr - m->start + m->pgoff,
-							NULL);
+			n = sym_binary_frames(r->bins[l->map], l->addr - m->start + m->pgoff, fr,
+					      MAX_LINES);
 		}
 		/* JIT code lives in anonymous (or memfd) mappings the runtime lists in its map. */
-		if (!r->names[i] && l->map < w->n_mappings && f->jit) {
-			r->names[i] = jitmaps_lookup(f->jit, w->mappings[l->map].pid, l->addr);
-			if (r->names[i])
-				f->sum.jit_resolved++;
+		if (!n && !none && l->map < w->n_mappings && f->jit) {
+			fr[0] = (struct sym_frame){
+				.name = jitmaps_lookup(f->jit, w->mappings[l->map].pid, l->addr),
+			};
+			n = fr[0].name != NULL;
+			f->sum.jit_resolved += n;
 		}
-		if (!r->names[i] && l->map < w->n_mappings)
-			r->all_named[l->map] = false;
+		rr = resolved_add_frames(r, i, fr, n);
+		if (rr < 0)
+			return rr;
+		if (l->map < w->n_mappings) {
+			f->sum.locations++;
+			if (n)
+				f->sum.locations_named++;
+			if (n > 1)
+				f->sum.inline_frames += n - 1;
+			if (!n)
+				r->all_named[l->map] = false;
+		}
 	}
 	return 0;
 }
@@ -452,7 +537,8 @@ static int add_location(struct flusher *f, const struct profile_window *w,
 			uint64_t *map_ids, uint64_t *loc_ids)
 {
 	const struct profile_location *l = &w->locations[li];
-	struct pprof_line line = { 0 };
+	struct pprof_line lines[MAX_LINES];
+	size_t n = r->n_frames[li];
 	uint64_t map_id = 0; /* unknown, or a marker */
 	int64_t id;
 
@@ -469,6 +555,9 @@ static int add_location(struct flusher *f, const struct profile_window *w,
 				.build_id = r->bins[l->map] ? sym_binary_build_id(r->bins[l->map])
 							    : NULL,
 				.has_functions = r->all_named[l->map],
+				.has_filenames = r->all_named[l->map] && r->all_lines[l->map],
+				.has_line_numbers = r->all_named[l->map] && r->all_lines[l->map],
+				.has_inline_frames = r->all_named[l->map] && r->all_lines[l->map],
 			};
 
 			id = pprof_builder_add_mapping(f->pb, &pm);
@@ -478,14 +567,17 @@ static int add_location(struct flusher *f, const struct profile_window *w,
 		}
 		map_id = map_ids[l->map];
 	}
-	if (r->names[li]) {
-		int64_t fid = pprof_builder_add_function(f->pb, r->names[li], r->names[li], NULL);
+	for (size_t k = 0; k < n; k++) {
+		const struct sym_frame *fr = &r->frames[r->first[li] + k];
+		const char *name = l->map < w->n_mappings ? demangler_get(f->demangler, fr->name)
+							  : fr->name;
+		int64_t fid = pprof_builder_add_function(f->pb, name, fr->name, fr->file);
 
 		if (fid < 0)
 			return (int)fid;
-		line.function_id = (uint64_t)fid;
+		lines[k] = (struct pprof_line){ .function_id = (uint64_t)fid, .line = fr->line };
 	}
-	id = pprof_builder_add_location(f->pb, map_id, l->addr, &line, r->names[li] ? 1 : 0);
+	id = pprof_builder_add_location(f->pb, map_id, l->addr, lines, n);
 	if (id < 0)
 		return (int)id;
 	loc_ids[li] = (uint64_t)id;
@@ -550,7 +642,7 @@ static int encode(struct flusher *f, const struct profile_window *w, const struc
 			.memory_start = kmin,
 			.memory_limit = kmax + 1,
 			.filename = "[kernel.kallsyms]",
-			.has_functions = f->ksyms != NULL,
+			.has_functions = f->ksyms != NULL && f->cfg.symbolize != FLUSH_SYMBOLIZE_NONE,
 		};
 		int64_t id = pprof_builder_add_mapping(pb, &km);
 
@@ -600,6 +692,9 @@ static int encode(struct flusher *f, const struct profile_window *w, const struc
 			const struct profile_location *l = &w->locations[leaf];
 			char unk[PATH_MAX + 16];
 			const char *name = r->names[leaf];
+
+			if (name && l->map < w->n_mappings)
+				name = demangler_get(f->demangler, name);
 
 			if (!name) {
 				snprintf(unk, sizeof(unk), "[%s]",
@@ -726,6 +821,11 @@ static void flush_window(struct flusher *f, struct profile_window *w)
 		jitmaps_get_stats(f->jit, &js);
 		f->sum.jit_maps_read = js.maps_read;
 	}
+	/* No demangled name is held any more: the memo may start over if it grew too big. */
+	demangler_trim(f->demangler);
+	pthread_mutex_lock(&f->lock);
+	symcache_get_stats(f->syms, &f->sum.symbols);
+	pthread_mutex_unlock(&f->lock);
 }
 
 static void *flush_thread(void *arg)
@@ -788,7 +888,17 @@ int flusher_new(const struct flush_config *c, struct profile_window *spare, stru
 		(void)labelset_set(&f->overflow_labels, c->overflow_labels->v[i].name,
 				   c->overflow_labels->v[i].value);
 	(void)labelset_set(&f->overflow_labels, "series_overflow", "true");
-	f->syms = symcache_new(SYMCACHE_BYTES);
+	{
+		struct symcache_config sc = {
+			.max_bytes = c->symbol_cache_bytes,
+			.build_ids_only = c->symbolize == FLUSH_SYMBOLIZE_NONE,
+			.dwarf = c->symbolize == FLUSH_SYMBOLIZE_LOCAL,
+			.debuginfo = c->debuginfo,
+		};
+
+		f->syms = symcache_new_config(&sc);
+	}
+	f->demangler = demangler_new(c->demangle, DEMANGLE_BYTES);
 	f->pb = pprof_builder_new(0);
 	f->names = strtab_new(NAMES_BYTES);
 	f->hot = calloc(HOT_SLOTS, sizeof(*f->hot));
@@ -798,7 +908,7 @@ int flusher_new(const struct flush_config *c, struct profile_window *spare, stru
 	f->pins = calloc(PIN_SLOTS, sizeof(*f->pins));
 	f->jit = jitmaps_new(NULL, JITMAPS_BYTES);
 	f->vdso_fd = vdso_image_memfd();
-	if (!f->syms || !f->pb || !f->names || !f->hot || !f->pids || !f->failed ||
+	if (!f->syms || !f->demangler || !f->pb || !f->names || !f->hot || !f->pids || !f->failed ||
 	    !f->mismatched || !f->pins || !f->jit) {
 		flusher_free(f);
 		return -ENOMEM;
@@ -825,17 +935,41 @@ int flusher_new(const struct flush_config *c, struct profile_window *spare, stru
 	return 0;
 }
 
+/* Hands full over and takes the spare; f->lock held, the flusher idle with a spare. */
+static struct profile_window *swap_locked(struct flusher *f, struct profile_window *full)
+{
+	struct profile_window *w = f->spare;
+
+	f->spare = NULL;
+	f->pending = full;
+	pthread_cond_broadcast(&f->cond);
+	return w;
+}
+
+static bool idle_locked(const struct flusher *f)
+{
+	return !f->pending && !f->busy && f->spare;
+}
+
 struct profile_window *flusher_submit(struct flusher *f, struct profile_window *full)
 {
 	struct profile_window *w;
 
 	pthread_mutex_lock(&f->lock);
-	while (f->pending || f->busy || !f->spare)
+	while (!idle_locked(f))
 		pthread_cond_wait(&f->cond, &f->lock);
-	w = f->spare;
-	f->spare = NULL;
-	f->pending = full;
-	pthread_cond_broadcast(&f->cond);
+	w = swap_locked(f, full);
+	pthread_mutex_unlock(&f->lock);
+	return w;
+}
+
+struct profile_window *flusher_try_submit(struct flusher *f, struct profile_window *full)
+{
+	struct profile_window *w = NULL;
+
+	pthread_mutex_lock(&f->lock);
+	if (idle_locked(f))
+		w = swap_locked(f, full);
 	pthread_mutex_unlock(&f->lock);
 	return w;
 }
@@ -871,6 +1005,7 @@ void flusher_free(struct flusher *f)
 	jitmaps_free(f->jit);
 	if (f->vdso_fd >= 0)
 		close(f->vdso_fd);
+	demangler_free(f->demangler);
 	ksyms_free(f->ksyms);
 	pprof_builder_free(f->pb);
 	strtab_free(f->names);

@@ -6,7 +6,9 @@
  * drains the rings.
  *
  * Two windows alternate: flusher_submit() hands over the full one and returns the empty
- * one; it waits only when the previous window is still being flushed.
+ * one; it waits only when the previous window is still being flushed. The sampler uses
+ * flusher_try_submit(), which never waits: while a slow flush (a large debug file being
+ * read) is under way, the current window just stays open longer.
  */
 #ifndef PA_FLUSH_H
 #define PA_FLUSH_H
@@ -16,9 +18,17 @@
 #include <stdint.h>
 
 #include "debuginfod.h"
+#include "debuginfo.h"
+#include "demangle.h"
 #include "export.h"
 #include "labels.h"
 #include "profile.h"
+#include "symbolize.h"
+
+enum flush_symbolize {
+	FLUSH_SYMBOLIZE_LOCAL, /* names, source lines and inlined frames found on this host */
+	FLUSH_SYMBOLIZE_NONE,  /* no names: build-ids, file offsets and addresses for a backend */
+};
 
 struct flush_config {
 	uint32_t frequency_hz;
@@ -30,6 +40,10 @@ struct flush_config {
 	/* Labels of the overflow series besides series_overflow="true" (node, static
 	 * labels); copied; NULL = none. */
 	const struct labelset *overflow_labels;
+	enum flush_symbolize symbolize;
+	enum demangle_mode demangle;
+	size_t symbol_cache_bytes;         /* 0 = 256 MiB */
+	struct debuginfo_config debuginfo; /* borrowed for the flusher's lifetime */
 };
 
 struct flush_hot {
@@ -53,6 +67,10 @@ struct flush_summary {
 	struct debuginfod_stats dbg;
 	uint64_t overflow_samples; /* samples in the overflow series (cardinality guard) */
 	uint32_t max_series;     /* most series in one window */
+	uint64_t locations;          /* user locations emitted over the run */
+	uint64_t locations_named;    /* ... of which symbolized */
+	uint64_t inline_frames;      /* extra Lines for inlined functions */
+	struct symcache_stats symbols; /* the symbol cache, as of the last window */
 };
 
 struct flusher;
@@ -61,6 +79,11 @@ struct flusher;
 int flusher_new(const struct flush_config *c, struct profile_window *spare, struct flusher **ret);
 /* Hands over full (ownership taken) and returns an empty window to fill next. */
 struct profile_window *flusher_submit(struct flusher *f, struct profile_window *full);
+/*
+ * Like flusher_submit() but never waits: returns the empty window, or NULL (full stays the
+ * caller's) while the previous window is still being flushed.
+ */
+struct profile_window *flusher_try_submit(struct flusher *f, struct profile_window *full);
 /* Waits until every submitted window is flushed, then stops the thread. */
 void flusher_finish(struct flusher *f);
 void flusher_free(struct flusher *f); /* accepts NULL; frees the windows it holds */

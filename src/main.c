@@ -46,6 +46,8 @@ struct str_list {
 	char **v; /* NULL-terminated */
 	size_t n;
 };
+#define MAX_DEBUGINFO_DIRS 64
+#define DEFAULT_SYMBOL_CACHE_MIB 256
 
 struct options {
 	uint32_t frequency_hz;
@@ -75,6 +77,12 @@ struct options {
 	bool sidecar;
 	uint32_t print_labels_pid;
 	const char *kubelet_log_dir;
+	/* Symbolization */
+	enum flush_symbolize symbolize;
+	enum demangle_mode demangle;
+	uint64_t symbol_cache_bytes;
+	const char *debuginfo_dirs[MAX_DEBUGINFO_DIRS];
+	size_t n_debuginfo_dirs;
 };
 
 static void usage(FILE *out)
@@ -131,6 +139,17 @@ static void usage(FILE *out)
 		"                             debuginfod servers (space-separated; default:\n"
 		"                             $DEBUGINFOD_URLS), in the background\n"
 		"      --debuginfod-timeout SECONDS  bound on one fetch (default 30)\n"
+		"      --symbolize MODE       local: function names, source lines and inlined\n"
+		"                             frames found on this host (default); none: no\n"
+		"                             names, only build-ids, file offsets and addresses,\n"
+		"                             for a backend that symbolizes (Parca, Pyroscope)\n"
+		"      --demangle MODE        full: C++/Rust names with parameters and template\n"
+		"                             arguments (default); simplified: without them, so\n"
+		"                             instances and overloads merge; none: as mangled\n"
+		"      --debuginfo-dir DIR    also look for separate debug files in DIR, laid out\n"
+		"                             like /usr/lib/debug (.build-id/xx/rest.debug); may\n"
+		"                             be repeated\n"
+		"      --symbol-cache-size MIB  memory for symbol tables and DWARF (default %d)\n"
 		"\n"
 		"Other:\n"
 		"  -c, --config FILE          a JSON file whose keys are these long options, plus\n"
@@ -144,7 +163,7 @@ static void usage(FILE *out)
 		"Privileges: root, or CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8) plus\n"
 		"CAP_SYS_PTRACE to read other users' binaries, or kernel.perf_event_paranoid <= 0.\n",
 		DEFAULT_FREQUENCY_HZ, DEFAULT_STACK_SIZE, DEFAULT_MAX_SERIES, DEFAULT_OUTPUT_DIR,
-		DEFAULT_INTERVAL_S);
+		DEFAULT_INTERVAL_S, DEFAULT_SYMBOL_CACHE_MIB);
 }
 
 static int str_list_add(struct str_list *l, const char *s)
@@ -425,6 +444,54 @@ static int set_debuginfod_timeout(void *ctx, const char *v)
 	return 0;
 }
 
+static int set_symbolize(void *ctx, const char *v)
+{
+	struct options *o = ctx;
+
+	if (strcmp(v, "local") == 0)
+		o->symbolize = FLUSH_SYMBOLIZE_LOCAL;
+	else if (strcmp(v, "none") == 0)
+		o->symbolize = FLUSH_SYMBOLIZE_NONE;
+	else {
+		log_error("--symbolize %s: expected local or none", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_demangle(void *ctx, const char *v)
+{
+	if (demangle_mode_from_string(v, &((struct options *)ctx)->demangle) < 0) {
+		log_error("--demangle %s: expected full, simplified or none", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_debuginfo_dir(void *ctx, const char *v)
+{
+	struct options *o = ctx;
+
+	if (o->n_debuginfo_dirs >= MAX_DEBUGINFO_DIRS) {
+		log_error("--debuginfo-dir %s: at most %d directories", v, MAX_DEBUGINFO_DIRS);
+		return -EINVAL;
+	}
+	o->debuginfo_dirs[o->n_debuginfo_dirs++] = v;
+	return 0;
+}
+
+static int set_symbol_cache_size(void *ctx, const char *v)
+{
+	uint64_t x;
+
+	if (parse_u64(v, 1, 1 << 20, &x) < 0) {
+		log_error("--symbol-cache-size %s: expected MiB, 1 to 1048576", v);
+		return -EINVAL;
+	}
+	((struct options *)ctx)->symbol_cache_bytes = x << 20;
+	return 0;
+}
+
 static int show_help(void *ctx, const char *v)
 {
 	usage(stdout);
@@ -471,6 +538,10 @@ static const struct opt_def option_table[] = {
 	/* symbols */
 	{ "debuginfod-url", 0, OPT_STRING, false, false, set_debuginfod_url, "URLS" },
 	{ "debuginfod-timeout", 0, OPT_NUMBER, false, false, set_debuginfod_timeout, "SECONDS" },
+	{ "symbolize", 0, OPT_STRING, false, false, set_symbolize, "MODE" },
+	{ "demangle", 0, OPT_STRING, false, false, set_demangle, "MODE" },
+	{ "debuginfo-dir", 0, OPT_STRING, true, false, set_debuginfo_dir, "DIR" },
+	{ "symbol-cache-size", 0, OPT_NUMBER, false, false, set_symbol_cache_size, "MIB" },
 };
 
 /*
@@ -491,6 +562,9 @@ static int parse_options(int argc, char **argv, struct options *o, struct conffi
 		.stack_size = DEFAULT_STACK_SIZE,
 		.unwind_mode = PUW_MODE_AUTO,
 		.max_series = DEFAULT_MAX_SERIES,
+		.symbolize = FLUSH_SYMBOLIZE_LOCAL,
+		.demangle = DEMANGLE_FULL,
+		.symbol_cache_bytes = (uint64_t)DEFAULT_SYMBOL_CACHE_MIB << 20,
 	};
 	labelset_init(&o->labels);
 	*ret_cf = NULL;
@@ -679,6 +753,18 @@ static void print_summary(const struct options *o, const struct run_result *rr)
 		log_info("debuginfod: %" PRIu64 " debug files fetched, %" PRIu64 " misses (%" PRIu64
 			 " errors), %" PRIu64 " still pending", rr->fs.dbg.fetched, rr->fs.dbg.misses,
 			 rr->fs.dbg.errors, rr->fs.dbg.pending);
+	{
+		const struct symcache_stats *sy = &rr->fs.symbols;
+
+		log_info("symbols: %" PRIu64 " of %" PRIu64 " user locations named (%" PRIu64
+			 " inlined frames); cache %" PRIu64 " hits, %" PRIu64 " misses, %" PRIu64
+			 " evictions, %zu of %zu KiB (peak %zu KiB), %.1f ms loading; slowest: %s %.1f ms",
+			 rr->fs.locations_named, rr->fs.locations, rr->fs.inline_frames, sy->hits,
+			 sy->misses, sy->evictions, sy->bytes / 1024, sy->max_bytes / 1024,
+			 sy->peak_bytes / 1024, (double)sy->load_ns / 1e6,
+			 sy->n_slowest ? sy->slowest[0].path : "-",
+			 sy->n_slowest ? (double)sy->slowest[0].ns / 1e6 : 0.0);
+	}
 	if (rr->fs.binaries_failed)
 		log_info("%" PRIu64 " binary files could not be read for symbols (gone before the "
 			 "window closed, unreadable, or corrupt ELF); their frames keep addresses",
@@ -716,16 +802,52 @@ static int write_summary_json(const char *path, const struct options *o,
 	json_object_set_new(root, "binaries_failed",
 			    json_integer((json_int_t)rr->fs.binaries_failed));
 	json_object_set_new(root, "stop_reasons", stops);
-	json_object_set_new(
-		root, "symbols",
-		json_pack("{s:I, s:I, s:I, s:{s:b, s:I, s:I, s:I, s:I, s:I}}", "binaries_mismatched",
-			  (json_int_t)rr->fs.binaries_mismatched, "jit_maps_read",
-			  (json_int_t)rr->fs.jit_maps_read, "jit_resolved",
-			  (json_int_t)rr->fs.jit_resolved, "debuginfod", "enabled",
-			  rr->fs.debuginfod, "requests", (json_int_t)rr->fs.dbg.requests, "fetched",
-			  (json_int_t)rr->fs.dbg.fetched, "misses", (json_int_t)rr->fs.dbg.misses,
-			  "errors", (json_int_t)rr->fs.dbg.errors, "pending",
-			  (json_int_t)rr->fs.dbg.pending));
+	{
+		const struct symcache_stats *sy = &rr->fs.symbols;
+		json_t *sym = json_object(), *src = json_object(), *slow = json_array();
+
+		for (int i = 0; i < _SYM_SOURCE_MAX; i++)
+			json_object_set_new(src, sym_source_name(i),
+					    json_integer((json_int_t)sy->by_source[i]));
+		for (unsigned i = 0; i < sy->n_slowest; i++)
+			json_array_append_new(slow, json_pack("{s:s, s:f, s:I, s:s, s:b}", "binary",
+				sy->slowest[i].path, "load_ms", (double)sy->slowest[i].ns / 1e6,
+				"bytes", (json_int_t)sy->slowest[i].bytes, "source",
+				sym_source_name(sy->slowest[i].source), "dwarf", sy->slowest[i].dwarf));
+		json_object_set_new(sym, "mode", json_string(o->symbolize == FLUSH_SYMBOLIZE_NONE
+								    ? "none" : "local"));
+		json_object_set_new(sym, "demangle", json_string(demangle_mode_name(o->demangle)));
+		json_object_set_new(sym, "locations", json_integer((json_int_t)rr->fs.locations));
+		json_object_set_new(sym, "locations_named",
+				    json_integer((json_int_t)rr->fs.locations_named));
+		json_object_set_new(sym, "inline_frames",
+				    json_integer((json_int_t)rr->fs.inline_frames));
+		json_object_set_new(sym, "hits", json_integer((json_int_t)sy->hits));
+		json_object_set_new(sym, "misses", json_integer((json_int_t)sy->misses));
+		json_object_set_new(sym, "loaded", json_integer((json_int_t)sy->binaries_loaded));
+		json_object_set_new(sym, "failed", json_integer((json_int_t)sy->binaries_failed));
+		json_object_set_new(sym, "evictions", json_integer((json_int_t)sy->evictions));
+		json_object_set_new(sym, "bytes", json_integer((json_int_t)sy->bytes));
+		json_object_set_new(sym, "peak_bytes", json_integer((json_int_t)sy->peak_bytes));
+		json_object_set_new(sym, "max_bytes", json_integer((json_int_t)sy->max_bytes));
+		json_object_set_new(sym, "load_ms", json_real((double)sy->load_ns / 1e6));
+		json_object_set_new(sym, "with_dwarf", json_integer((json_int_t)sy->with_dwarf));
+		json_object_set_new(sym, "by_source", src);
+		json_object_set_new(sym, "slowest", slow);
+		json_object_set_new(sym, "binaries_mismatched",
+				    json_integer((json_int_t)rr->fs.binaries_mismatched));
+		json_object_set_new(sym, "jit_maps_read", json_integer((json_int_t)rr->fs.jit_maps_read));
+		json_object_set_new(sym, "jit_resolved", json_integer((json_int_t)rr->fs.jit_resolved));
+		json_object_set_new(sym, "debuginfod",
+				    json_pack("{s:b, s:I, s:I, s:I, s:I, s:I}", "enabled",
+					      rr->fs.debuginfod, "requests",
+					      (json_int_t)rr->fs.dbg.requests, "fetched",
+					      (json_int_t)rr->fs.dbg.fetched, "misses",
+					      (json_int_t)rr->fs.dbg.misses, "errors",
+					      (json_int_t)rr->fs.dbg.errors, "pending",
+					      (json_int_t)rr->fs.dbg.pending));
+		json_object_set_new(root, "symbols", sym);
+	}
 	json_object_set_new(root, "targets",
 			    json_pack("{s:I, s:I, s:I, s:I, s:i, s:b, s:f, s:I}", "filtered",
 				      (json_int_t)rr->st.filtered, "foreign",
@@ -873,6 +995,7 @@ int main(int argc, char **argv)
 	struct labelset overflow = { 0 };
 	bool kernel_cgroups = false;
 	struct flush_config fc = { 0 };
+	struct debuginfo_config dic;
 	struct run_result rr = { 0 };
 	sigset_t mask, saved_mask;
 	pid_t child = 0;
@@ -915,7 +1038,9 @@ int main(int argc, char **argv)
 		}
 	}
 
+	dic = (struct debuginfo_config){ .dirs = o.debuginfo_dirs, .n_dirs = o.n_debuginfo_dirs };
 	sc = (struct sampler_config){
+		.debuginfo = &dic,
 		.frequency_hz = o.frequency_hz,
 		.stack_size = o.stack_size,
 		.ring_bytes = o.ring_bytes,
@@ -968,6 +1093,10 @@ int main(int argc, char **argv)
 		.debuginfod_urls = getenv("DEBUGINFOD_URLS"),
 		.debuginfod_timeout_s = o.debuginfod_timeout_s,
 		.overflow_labels = &overflow,
+		.symbolize = o.symbolize,
+		.demangle = o.demangle,
+		.symbol_cache_bytes = (size_t)o.symbol_cache_bytes,
+		.debuginfo = dic,
 	};
 	r = export_file_new(o.output_dir, &fc.exporter);
 	if (r < 0)
@@ -1061,8 +1190,17 @@ int main(int argc, char **argv)
 		if (now >= deadline_ns || sampler_targets_gone(s))
 			stopping = true;
 		if (!stopping && now >= window_end_ns) {
+			struct profile_window *empty;
+
+			/* A flush still running (a big debug file loading) must not stall draining:
+			 * the window stays open and is handed over at a later tick. */
 			w->end_mono_ns = now;
-			w = flusher_submit(f, w);
+			empty = flusher_try_submit(f, w);
+			if (!empty) {
+				window_end_ns = now + DRAIN_TICK_MS * 1000000ULL; /* retry then */
+				continue;
+			}
+			w = empty;
 			profile_window_reset(w, now, now_realtime_ns());
 			window_end_ns += o.interval_s * NSEC_PER_SEC;
 			if (window_end_ns <= now)

@@ -77,6 +77,7 @@ struct pending {
 
 struct sampler {
 	struct sampler_config cfg;
+	struct debuginfo_config cfg_debuginfo; /* a copy the CFI loader reads */
 	struct record_layout layout;
 	enum puw_arch arch;
 	bool period_is_ns;
@@ -544,6 +545,10 @@ int sampler_open(const struct sampler_config *c, struct sampler **ret)
 		if (!s->cfis) {
 			r = -ENOMEM;
 			goto fail;
+		}
+		if (c->debuginfo) {
+			s->cfg_debuginfo = *c->debuginfo;
+			cfistore_set_debuginfo(s->cfis, &s->cfg_debuginfo);
 		}
 		proc_table_set_binary_ops(s->procs, &binary_ops, s->cfis);
 		s->puw_cache = puw_cache_new();

@@ -45,6 +45,7 @@ typedef int sampler_label_fn(void *ctx, uint32_t pid, const char *cgroup_path,
 			     const struct labelset **ret_series);
 
 struct sampler_config {
+	const struct debuginfo_config *debuginfo; /* extra debug file places; borrowed, may be NULL */
 	uint32_t frequency_hz;
 	uint32_t stack_size;   /* bytes of user stack copied per sample; 8-aligned */
 	uint64_t ring_bytes;   /* data area per CPU; 0 = sized from frequency and stack size */

@@ -2,8 +2,16 @@
 # tests link as well.
 PA_DEP_CFLAGS = $(LIBELF_CFLAGS) $(LIBDW_CFLAGS) $(ZLIB_CFLAGS) $(ZSTD_CFLAGS) \
 	$(JANSSON_CFLAGS) $(LIBCURL_CFLAGS) $(LIBDEBUGINFOD_CFLAGS) $(PCRE2_CFLAGS)
-PA_DEP_LIBS = $(LIBELF_LIBS) $(ZLIB_LIBS) $(JANSSON_LIBS) $(LIBDEBUGINFOD_LIBS) $(PCRE2_LIBS) \
-	$(PTHREAD_LIBS)
+PA_DEP_LIBS = $(LIBDW_LIBS) $(LIBELF_LIBS) $(LZMA_LIBS) $(LIBIBERTY_LIBS) $(ZLIB_LIBS) \
+	$(JANSSON_LIBS) $(LIBDEBUGINFOD_LIBS) $(PCRE2_LIBS) $(PTHREAD_LIBS)
+
+# Symbolization, also linked on its own by tests that do not take the whole library.
+SYMBOLIZE_SOURCES = \
+	src/symbolize.c src/symbolize.h \
+	src/debuginfo.c src/debuginfo.h \
+	src/dwarfsym.c src/dwarfsym.h \
+	src/gopclntab.c src/gopclntab.h
+SYMBOLIZE_LIBS = $(LIBDW_LIBS) $(LIBELF_LIBS) $(LZMA_LIBS) $(ZLIB_LIBS)
 
 noinst_LIBRARIES += src/libperfagent.a
 src_libperfagent_a_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CFLAGS)
@@ -11,7 +19,8 @@ src_libperfagent_a_SOURCES = \
 	src/log.c src/log.h \
 	src/maps.c src/maps.h \
 	src/pprof.c src/pprof.h \
-	src/symbolize.c src/symbolize.h \
+	$(SYMBOLIZE_SOURCES) \
+	src/demangle.c src/demangle.h \
 	src/jitmap.c src/jitmap.h \
 	src/debuginfod.c src/debuginfod.h \
 	src/vdso.c src/vdso.h \

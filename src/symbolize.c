@@ -35,14 +35,20 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <lzma.h>
+
+#include "dwarfsym.h"
+#include "gopclntab.h"
 #include "symbolize.h"
 
 #define SYMCACHE_DEFAULT_MAX_BYTES ((size_t)256 << 20)
@@ -65,6 +71,11 @@
 #define KSYMS_MAX_SYMBOLS ((size_t)16 << 20)
 #define KSYMS_MAX_ARENA_BYTES ((size_t)1 << 30)
 #define KSYMS_MAX_LINE 4096
+
+/* MiniDebugInfo is a few MiB even for the largest libraries; a bigger claim is a bomb. */
+#define MINIDEBUG_MAX_BYTES ((size_t)256 << 20)
+/* Inlined frames per address kept by sym_binary_frames() callers at most. */
+#define DWARF_MAX_SHARE 2 /* DWARF of one binary may take at most 1/2 of the budget */
 
 struct file_key {
 	uint64_t dev;
@@ -103,9 +114,12 @@ struct sym_binary {
 	struct sym_info *info;
 	size_t n_syms;
 	char *names;
+	enum sym_source source;
+	struct dwarfsym *dw; /* NULL without DWARF */
 };
 
 struct symcache {
+	struct symcache_config cfg;
 	size_t max_bytes;
 	size_t n_buckets; /* power of two, shared by both indexes */
 	size_t n_entries;
@@ -131,6 +145,40 @@ struct raw_sym {
 struct sec_range {
 	uint64_t start;
 	uint64_t end; /* 0 for sections that are not loaded */
+};
+
+/* The symbols collected so far, from one or several tables. */
+struct raw_vec {
+	struct raw_sym *v;
+	size_t n, cap;
+};
+
+static int raw_reserve(struct raw_vec *rv, size_t more)
+{
+	size_t cap = rv->cap ? rv->cap : 256;
+	struct raw_sym *v;
+
+	if (more <= rv->cap - rv->n)
+		return 0;
+	if (more >= INT32_MAX || rv->n >= INT32_MAX - more)
+		return -EFBIG;
+	while (cap - rv->n < more)
+		cap *= 2;
+	v = realloc(rv->v, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	rv->v = v;
+	rv->cap = cap;
+	return 0;
+}
+
+/* The sections of one ELF file that symbol reading needs. */
+struct elf_secs {
+	struct sec_range *ranges; /* by section index */
+	size_t shnum;
+	Elf_Scn *symtab, *dynsym, *gnu_debugdata, *gopclntab, *text;
+	GElf_Shdr symtab_sh, dynsym_sh, gnu_debugdata_sh, gopclntab_sh, text_sh;
+	bool has_debug_info;
 };
 
 static bool range_ok(uint64_t off, uint64_t len, uint64_t size)
@@ -184,7 +232,7 @@ static int alias_name_cmp(const char *a, size_t alen, const char *b, size_t blen
  * Checks that the headers, every segment we may read and every section with file contents lie
  * inside the file. A truncated binary fails here even when its notes are intact.
  */
-static int elf_check_layout(Elf *elf, uint64_t file_size)
+static int elf_check_layout_kind(Elf *elf, uint64_t file_size, bool debug_file)
 {
 	GElf_Ehdr eh;
 	size_t phnum, shnum;
@@ -216,7 +264,8 @@ static int elf_check_layout(Elf *elf, uint64_t file_size)
 
 		if (!gelf_getphdr(elf, (int)i, &ph))
 			return -ENOEXEC;
-		if ((ph.p_type == PT_LOAD || ph.p_type == PT_NOTE) &&
+		/* A separate debug file keeps the program headers of a binary it does not hold. */
+		if (!debug_file && (ph.p_type == PT_LOAD || ph.p_type == PT_NOTE) &&
 		    !range_ok(ph.p_offset, ph.p_filesz, file_size))
 			return -ENOEXEC;
 	}
@@ -273,7 +322,12 @@ static int notes_find_build_id(Elf_Data *data, char hex[BUILD_ID_HEX_SIZE])
  * loader maps and what stripped binaries keep; SHT_NOTE sections cover files without program
  * headers for notes (separate debug files).
  */
-static int elf_read_build_id(Elf *elf, char hex[BUILD_ID_HEX_SIZE])
+static int elf_check_layout(Elf *elf, uint64_t file_size)
+{
+	return elf_check_layout_kind(elf, file_size, false);
+}
+
+static int elf_read_build_id_from(Elf *elf, char hex[BUILD_ID_HEX_SIZE], bool phdrs)
 {
 	Elf_Scn *scn = NULL;
 	size_t phnum;
@@ -282,7 +336,7 @@ static int elf_read_build_id(Elf *elf, char hex[BUILD_ID_HEX_SIZE])
 	hex[0] = '\0';
 	if (elf_getphdrnum(elf, &phnum) < 0)
 		return -ENOEXEC;
-	for (size_t i = 0; i < phnum; i++) {
+	for (size_t i = 0; phdrs && i < phnum; i++) {
 		GElf_Phdr ph;
 		Elf_Data *data;
 
@@ -316,6 +370,11 @@ static int elf_read_build_id(Elf *elf, char hex[BUILD_ID_HEX_SIZE])
 			return r < 0 ? r : 0;
 	}
 	return 0;
+}
+
+static int elf_read_build_id(Elf *elf, char hex[BUILD_ID_HEX_SIZE])
+{
+	return elf_read_build_id_from(elf, hex, true);
 }
 
 static int binary_read_loads(Elf *elf, struct sym_binary *b)
@@ -385,9 +444,11 @@ static uint8_t binding_rank(unsigned bind)
  */
 static int collect_symbols(Elf *elf, Elf_Scn *scn, const GElf_Shdr *symsh,
 			   const struct sym_binary *b, const struct sec_range *secs, size_t shnum,
-			   bool thumb, struct raw_sym *raw, size_t raw_cap)
+			   bool thumb, struct raw_vec *rv)
 {
 	size_t entsize = gelf_fsize(elf, ELF_T_SYM, 1, EV_CURRENT), count, n = 0;
+	struct raw_sym *raw;
+	int r;
 	Elf_Data *data, *strdata;
 	Elf_Scn *strscn;
 	GElf_Shdr strsh;
@@ -403,8 +464,10 @@ static int collect_symbols(Elf *elf, Elf_Scn *scn, const GElf_Shdr *symsh,
 		return -ENOEXEC;
 
 	count = data->d_size / entsize;
-	if (count > raw_cap)
-		return -ENOEXEC;
+	r = raw_reserve(rv, count);
+	if (r < 0)
+		return r;
+	raw = rv->v + rv->n;
 	/* Index 0 is the reserved undefined symbol. */
 	for (size_t i = 1; i < count; i++) {
 		const char *name, *end;
@@ -447,6 +510,7 @@ static int collect_symbols(Elf *elf, Elf_Scn *scn, const GElf_Shdr *symsh,
 			.rank = binding_rank(GELF_ST_BIND(sym.st_info)),
 		};
 	}
+	rv->n += n;
 	return (int)n;
 }
 
@@ -493,7 +557,8 @@ static int binary_build_table(struct sym_binary *b, struct raw_sym *raw, size_t 
 	size_t n = 0, arena = 0, depth = 0, pos = 0;
 	uint32_t *stack;
 
-	qsort(raw, nraw, sizeof(*raw), raw_sym_cmp);
+	if (nraw)
+		qsort(raw, nraw, sizeof(*raw), raw_sym_cmp);
 
 	/* One symbol per address: the sort put the preferred alias first. */
 	for (size_t i = 0; i < nraw; i++) {
@@ -558,15 +623,15 @@ static int binary_build_table(struct sym_binary *b, struct raw_sym *raw, size_t 
  * (ET_EXEC, or ET_DYN with an interpreter) and no symbol starts there; a shared library's
  * entry point is left alone. Returns the new count.
  */
-static size_t add_entry_symbol(Elf *elf, const GElf_Ehdr *eh, struct raw_sym *raw, size_t n,
-			       size_t cap)
+static int add_entry_symbol(Elf *elf, const GElf_Ehdr *eh, struct raw_vec *rv)
 {
 	static const char name[] = "_start";
 	bool program = eh->e_type == ET_EXEC;
-	size_t phnum;
+	struct raw_sym *raw = rv->v;
+	size_t phnum, n = rv->n;
 
-	if (eh->e_entry == 0 || n >= cap)
-		return n;
+	if (eh->e_entry == 0)
+		return 0;
 	if (!program && eh->e_type == ET_DYN && elf_getphdrnum(elf, &phnum) == 0) {
 		for (size_t i = 0; i < phnum && !program; i++) {
 			GElf_Phdr ph;
@@ -576,10 +641,13 @@ static size_t add_entry_symbol(Elf *elf, const GElf_Ehdr *eh, struct raw_sym *ra
 		}
 	}
 	if (!program)
-		return n;
+		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (raw[i].addr == eh->e_entry)
-			return n;
+			return 0;
+	if (raw_reserve(rv, 1) < 0)
+		return -ENOMEM;
+	raw = rv->v;
 	raw[n] = (struct raw_sym){
 		.addr = eh->e_entry,
 		.size = 0,
@@ -588,177 +656,434 @@ static size_t add_entry_symbol(Elf *elf, const GElf_Ehdr *eh, struct raw_sym *ra
 		.name_len = sizeof(name) - 1,
 		.rank = binding_rank(STB_LOCAL),
 	};
-	return n + 1;
+	rv->n++;
+	return 0;
 }
 
-/*
- * The .symtab of the debug file the cache's provider has for b's build-id (a separate debug
- * file keeps the section addresses of the binary it was split from, and b->loads are the
- * binary's). Returns 0 when b's table was built from it; -EAGAIN (b->debug_pending set) or
- * another -errno when the caller should fall back to .dynsym.
- */
-static int binary_build_from_debug_file(struct symcache *c, const GElf_Ehdr *binary_eh,
-					struct sym_binary *b)
+/* Indexes the sections of elf that symbol reading uses. */
+static int elf_secs_read(Elf *elf, struct elf_secs *es)
 {
-	char path[4096], id[BUILD_ID_HEX_SIZE];
-	struct sec_range *secs = NULL;
-	struct raw_sym *raw = NULL;
-	Elf_Scn *scn = NULL, *symtab = NULL;
-	GElf_Shdr symtab_sh = {0};
-	Elf *elf = NULL;
-	size_t shnum, cap, entsize;
-	struct stat st;
-	int fd, r, n;
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
 
-	r = c->debug_fn(c->debug_ctx, b->build_id, path, sizeof(path));
-	b->debug_pending = r == -EAGAIN;
-	if (r < 0)
-		return r;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	r = -ENOEXEC;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		goto out;
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf || elf_check_layout(elf, (uint64_t)st.st_size) < 0 ||
-	    elf_read_build_id(elf, id) < 0 || strcmp(id, b->build_id) != 0 ||
-	    elf_getshdrnum(elf, &shnum) < 0)
-		goto out; /* not the debug file of this build */
-	secs = calloc(shnum ? shnum : 1, sizeof(*secs));
-	if (!secs) {
-		r = -ENOMEM;
-		goto out;
-	}
-	while ((scn = elf_nextscn(elf, scn))) {
-		size_t idx = elf_ndxscn(scn);
-		GElf_Shdr sh;
-
-		if (!gelf_getshdr(scn, &sh) || idx >= shnum)
-			goto out;
-		/* .text is SHT_NOBITS in a debug file, but its address range is the binary's. */
-		if ((sh.sh_flags & SHF_ALLOC) && sh.sh_size && sh.sh_addr <= UINT64_MAX - sh.sh_size)
-			secs[idx] = (struct sec_range){sh.sh_addr, sh.sh_addr + sh.sh_size};
-		if (sh.sh_type == SHT_SYMTAB && !symtab) {
-			symtab = scn;
-			symtab_sh = sh;
-		}
-	}
-	entsize = gelf_fsize(elf, ELF_T_SYM, 1, EV_CURRENT);
-	if (!symtab || entsize == 0 || symtab_sh.sh_size / entsize >= INT32_MAX)
-		goto out;
-	cap = symtab_sh.sh_size / entsize;
-	raw = malloc((cap + 1) * sizeof(*raw));
-	if (!raw) {
-		r = -ENOMEM;
-		goto out;
-	}
-	n = collect_symbols(elf, symtab, &symtab_sh, b, secs, shnum, binary_eh->e_machine == EM_ARM,
-			    raw, cap);
-	if (n <= 0) {
-		r = n < 0 ? n : -ENOENT;
-		goto out;
-	}
-	n = (int)add_entry_symbol(elf, binary_eh, raw, (size_t)n, cap + 1);
-	r = binary_build_table(b, raw, (size_t)n);
-out:
-	free(raw);
-	free(secs);
-	elf_end(elf);
-	close(fd);
-	return r;
-}
-
-/*
- * Reads the PT_LOAD segments and the function symbols: those of .symtab, or of .dynsym when
- * .symtab has none. Linkers copy every dynamic symbol into .symtab too, so merging both would
- * only double the work; .dynsym matters for stripped binaries (distribution libraries).
- */
-static int binary_build(struct symcache *c, Elf *elf, struct sym_binary *b)
-{
-	Elf_Scn *scn = NULL, *symtab = NULL, *dynsym = NULL;
-	GElf_Shdr symtab_sh = {0}, dynsym_sh = {0};
-	struct sec_range *secs = NULL;
-	struct raw_sym *raw = NULL;
-	size_t shnum, entsize, raw_cap = 0;
-	GElf_Ehdr eh;
-	int r, n = 0;
-
-	if (!gelf_getehdr(elf, &eh) || elf_getshdrnum(elf, &shnum) < 0)
+	memset(es, 0, sizeof(*es));
+	if (elf_getshdrnum(elf, &es->shnum) < 0)
 		return -ENOEXEC;
-	r = binary_read_loads(elf, b);
-	if (r < 0)
-		return r;
-
-	secs = calloc(shnum ? shnum : 1, sizeof(*secs));
-	if (!secs)
+	if (elf_getshdrstrndx(elf, &shstrndx) < 0)
+		shstrndx = 0;
+	es->ranges = calloc(es->shnum ? es->shnum : 1, sizeof(*es->ranges));
+	if (!es->ranges)
 		return -ENOMEM;
 	while ((scn = elf_nextscn(elf, scn))) {
 		size_t idx = elf_ndxscn(scn);
+		const char *name;
 		GElf_Shdr sh;
 
-		if (!gelf_getshdr(scn, &sh) || idx >= shnum) {
-			r = -ENOEXEC;
-			goto out;
-		}
+		if (!gelf_getshdr(scn, &sh) || idx >= es->shnum)
+			return -ENOEXEC;
 		if ((sh.sh_flags & SHF_ALLOC) && sh.sh_size &&
 		    sh.sh_addr <= UINT64_MAX - sh.sh_size)
-			secs[idx] = (struct sec_range){sh.sh_addr, sh.sh_addr + sh.sh_size};
-		if (sh.sh_type == SHT_SYMTAB && !symtab) {
-			symtab = scn;
-			symtab_sh = sh;
-		} else if (sh.sh_type == SHT_DYNSYM && !dynsym) {
-			dynsym = scn;
-			dynsym_sh = sh;
+			es->ranges[idx] = (struct sec_range){sh.sh_addr, sh.sh_addr + sh.sh_size};
+		if (sh.sh_type == SHT_SYMTAB && !es->symtab) {
+			es->symtab = scn;
+			es->symtab_sh = sh;
+		} else if (sh.sh_type == SHT_DYNSYM && !es->dynsym) {
+			es->dynsym = scn;
+			es->dynsym_sh = sh;
+		}
+		name = shstrndx ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
+		if (!name || sh.sh_type == SHT_NOBITS || sh.sh_size == 0)
+			continue;
+		if (strcmp(name, ".gnu_debugdata") == 0) {
+			es->gnu_debugdata = scn;
+			es->gnu_debugdata_sh = sh;
+		} else if (strcmp(name, ".gopclntab") == 0) {
+			es->gopclntab = scn;
+			es->gopclntab_sh = sh;
+		} else if (strcmp(name, ".text") == 0) {
+			es->text = scn;
+			es->text_sh = sh;
+		} else if (strcmp(name, ".debug_info") == 0 || strcmp(name, ".zdebug_info") == 0) {
+			es->has_debug_info = true;
 		}
 	}
+	return 0;
+}
 
-	entsize = gelf_fsize(elf, ELF_T_SYM, 1, EV_CURRENT);
-	if (entsize == 0) {
-		r = -ENOEXEC;
-		goto out;
+static void elf_secs_done(struct elf_secs *es)
+{
+	free(es->ranges);
+	es->ranges = NULL;
+}
+
+/* Function symbols of elf's .symtab (and .dynsym when with_dynsym) appended to rv. */
+static int collect_from(Elf *elf, const struct elf_secs *es, const struct sym_binary *b,
+			bool thumb, bool symtab, bool dynsym, struct raw_vec *rv)
+{
+	int n = 0, r;
+
+	if (symtab && es->symtab) {
+		r = collect_symbols(elf, es->symtab, &es->symtab_sh, b, es->ranges, es->shnum,
+				    thumb, rv);
+		if (r < 0)
+			return r;
+		n += r;
 	}
-	/* Sizes were checked against the file size, which bounds the allocation. */
-	if (symtab)
-		raw_cap = symtab_sh.sh_size / entsize;
-	if (dynsym && dynsym_sh.sh_size / entsize > raw_cap)
-		raw_cap = dynsym_sh.sh_size / entsize;
-	if (raw_cap >= INT32_MAX) {
-		r = -EFBIG;
-		goto out;
+	if (dynsym && es->dynsym) {
+		r = collect_symbols(elf, es->dynsym, &es->dynsym_sh, b, es->ranges, es->shnum,
+				    thumb, rv);
+		if (r < 0)
+			return r;
+		n += r;
 	}
-	/* One more for the entry point's name (add_entry_symbol). */
-	raw = malloc((raw_cap + 1) * sizeof(*raw));
-	if (!raw) {
+	return n;
+}
+
+/* .gnu_debugdata decompressed (xz) into a malloc'ed buffer. */
+static int minidebug_decompress(Elf *elf, const struct elf_secs *es, uint8_t **ret_buf,
+				size_t *ret_size)
+{
+	lzma_stream strm = LZMA_STREAM_INIT;
+	Elf_Data *d = elf_rawdata(es->gnu_debugdata, NULL);
+	size_t cap = 1 << 20;
+	uint8_t *out = NULL, *grown;
+	lzma_ret lr;
+	int r = 0;
+
+	if (!d || !d->d_buf || !d->d_size)
+		return -ENOEXEC;
+	if (lzma_stream_decoder(&strm, MINIDEBUG_MAX_BYTES, 0) != LZMA_OK)
+		return -ENOMEM;
+	out = malloc(cap);
+	if (!out) {
 		r = -ENOMEM;
 		goto out;
 	}
-	if (symtab) {
-		n = collect_symbols(elf, symtab, &symtab_sh, b, secs, shnum, eh.e_machine == EM_ARM,
-				    raw, raw_cap);
-		if (n < 0) {
-			r = n;
+	strm.next_in = d->d_buf;
+	strm.avail_in = d->d_size;
+	strm.next_out = out;
+	strm.avail_out = cap;
+	for (;;) {
+		lr = lzma_code(&strm, LZMA_FINISH);
+		if (lr == LZMA_STREAM_END)
+			break;
+		if (lr != LZMA_OK && lr != LZMA_BUF_ERROR) {
+			r = lr == LZMA_MEM_ERROR ? -ENOMEM : -ENOEXEC;
+			goto out;
+		}
+		if (strm.avail_out == 0) {
+			if (cap >= MINIDEBUG_MAX_BYTES) {
+				r = -EFBIG;
+				goto out;
+			}
+			grown = realloc(out, cap * 2);
+			if (!grown) {
+				r = -ENOMEM;
+				goto out;
+			}
+			out = grown;
+			strm.next_out = out + cap;
+			strm.avail_out = cap;
+			cap *= 2;
+		} else if (lr == LZMA_BUF_ERROR) {
+			r = -ENOEXEC; /* input ended before the stream did */
 			goto out;
 		}
 	}
-	if (n == 0 && c->debug_fn && b->build_id[0]) {
-		r = binary_build_from_debug_file(c, &eh, b);
-		if (r >= 0 || r == -ENOMEM || r == -EFBIG) /* built, or failed while building */
-			goto out;
-	}
-	if (n == 0 && dynsym) {
-		n = collect_symbols(elf, dynsym, &dynsym_sh, b, secs, shnum, eh.e_machine == EM_ARM,
-				    raw, raw_cap);
-		if (n < 0) {
-			r = n;
-			goto out;
-		}
-	}
-	n = add_entry_symbol(elf, &eh, raw, (size_t)n, raw_cap + 1);
-	r = binary_build_table(b, raw, (size_t)n);
+	*ret_size = cap - strm.avail_out;
+	*ret_buf = out;
+	out = NULL;
 out:
-	free(raw);
-	free(secs);
+	lzma_end(&strm);
+	free(out);
+	return r;
+}
+
+struct go_ctx {
+	struct raw_vec *rv;
+	int n;
+};
+
+static int go_add(void *ctx, uint64_t start, uint64_t end, const char *name, size_t len)
+{
+	struct go_ctx *g = ctx;
+	int r;
+
+	if (len >= UINT32_MAX)
+		return 0;
+	r = raw_reserve(g->rv, 1);
+	if (r < 0)
+		return r;
+	g->rv->v[g->rv->n++] = (struct raw_sym){
+		.addr = start,
+		.size = end - start,
+		.bound = end,
+		.name = name,
+		.name_len = (uint32_t)len,
+		.rank = 0,
+	};
+	g->n++;
+	return 0;
+}
+
+/* Go function names from .gopclntab (a Go binary stripped with -s). */
+static int collect_gopclntab(Elf *elf, const struct elf_secs *es, struct raw_vec *rv)
+{
+	struct go_ctx g = { .rv = rv };
+	Elf_Data *d = elf_rawdata(es->gopclntab, NULL);
+	int r;
+
+	if (!d || !d->d_buf)
+		return 0;
+	r = gopclntab_walk(d->d_buf, d->d_size, es->text ? es->text_sh.sh_addr : 0, go_add, &g);
+	if (r == -ENOENT || r == -ENOEXEC)
+		return 0; /* not a pclntab we read: other sources may still name things */
+	return r < 0 ? r : g.n;
+}
+
+/* The in-namespace root of a path the daemon reaches as "/proc/PID/root/...", else "". */
+static void path_root(const char *path, char *buf, size_t size)
+{
+	const char *p = path;
+
+	buf[0] = '\0';
+	if (strncmp(p, "/proc/", 6) != 0)
+		return;
+	p += 6;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (p == path + 6 || strncmp(p, "/root/", 6) != 0)
+		return;
+	snprintf(buf, size, "%.*s", (int)(p + 5 - path), path);
+}
+
+/* .gnu_debuglink of elf: file name and CRC. Returns true when present and well-formed. */
+static bool read_debuglink(Elf *elf, char *name, size_t size, uint32_t *ret_crc)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+
+	if (elf_getshdrstrndx(elf, &shstrndx) < 0)
+		return false;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *n, *s;
+		Elf_Data *d;
+		size_t len, crc_off;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS)
+			continue;
+		n = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!n || strcmp(n, ".gnu_debuglink") != 0)
+			continue;
+		d = elf_rawdata(scn, NULL);
+		if (!d || !d->d_buf)
+			return false;
+		s = d->d_buf;
+		len = strnlen(s, d->d_size);
+		/* Name, NUL, padding to 4, then the CRC in the file's byte order. */
+		crc_off = (len + 4) & ~(size_t)3;
+		if (len == 0 || len >= size || crc_off + 4 > d->d_size)
+			return false;
+		memcpy(name, s, len);
+		name[len] = '\0';
+		{
+			const uint8_t *c = (const uint8_t *)d->d_buf + crc_off;
+			GElf_Ehdr eh;
+			bool be = gelf_getehdr(elf, &eh) && eh.e_ident[EI_DATA] == ELFDATA2MSB;
+
+			*ret_crc = be ? (uint32_t)c[0] << 24 | c[1] << 16 | c[2] << 8 | c[3]
+				      : (uint32_t)c[3] << 24 | c[2] << 16 | c[1] << 8 | c[0];
+		}
+		return true;
+	}
+	return false;
+}
+
+/* An opened separate debug file. */
+struct debug_file {
+	int fd;
+	Elf *elf;
+	struct elf_secs es;
+	enum debuginfo_how how;
+	char path[PATH_MAX];
+};
+
+static void debug_file_close(struct debug_file *df)
+{
+	elf_secs_done(&df->es);
+	if (df->elf)
+		elf_end(df->elf);
+	if (df->fd >= 0)
+		close(df->fd);
+	df->elf = NULL;
+	df->fd = -1;
+}
+
+
+/*
+ * Finds and opens the separate debug file of the binary at path (build-id, debuglink,
+ * provider, then the cache's asynchronous debug provider). Returns 1 when one was opened into
+ * *df, 0 when there is none usable; *ret_pending tells whether the asynchronous provider may
+ * still bring one.
+ */
+static int debug_file_open(const struct symcache *c, Elf *elf, const char *path,
+			   const char *build_id, struct debug_file *df, bool *ret_pending)
+{
+	struct debuginfo_query q = { .path = path, .build_id = build_id };
+	char root[64], link[256], id[BUILD_ID_HEX_SIZE];
+	struct stat st;
+	int r;
+
+	df->fd = -1;
+	df->elf = NULL;
+	memset(&df->es, 0, sizeof(df->es));
+	path_root(path, root, sizeof(root));
+	q.root = root;
+	if (read_debuglink(elf, link, sizeof(link), &q.debuglink_crc))
+		q.debuglink = link;
+	*ret_pending = false;
+	r = debuginfo_find(&c->cfg.debuginfo, &q, df->path, sizeof(df->path), &df->how);
+	if (r == 0 && c->debug_fn && build_id[0]) {
+		r = c->debug_fn(c->debug_ctx, build_id, df->path, sizeof(df->path));
+		*ret_pending = r == -EAGAIN;
+		r = r == 0 ? 1 : 0;
+		df->how = DEBUGINFO_BY_PROVIDER;
+	}
+	if (r <= 0)
+		return 0;
+	df->fd = open(df->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (df->fd < 0 || fstat(df->fd, &st) < 0 || !S_ISREG(st.st_mode))
+		goto unusable;
+	df->elf = elf_begin(df->fd, ELF_C_READ, NULL);
+	if (!df->elf || elf_check_layout_kind(df->elf, (uint64_t)st.st_size, true) < 0)
+		goto unusable;
+	/* A debug file for another build would name other code at the same addresses. */
+	if (elf_read_build_id_from(df->elf, id, false) < 0 ||
+	    (build_id[0] && id[0] && strcmp(id, build_id) != 0))
+		goto unusable;
+	if (elf_secs_read(df->elf, &df->es) < 0)
+		goto unusable;
+	return 1;
+unusable:
+	debug_file_close(df);
+	return 0;
+}
+
+/*
+ * Reads the PT_LOAD segments and the function symbols of the first source that has any (see
+ * symbolize.h for the order), and opens DWARF when wanted. Linkers copy every dynamic symbol
+ * into .symtab too, so .dynsym is read only when no full symbol table is left, and merged
+ * with MiniDebugInfo, which by design holds just the symbols .dynsym lacks.
+ */
+static int binary_build(const struct symcache *c, Elf *elf, const char *path,
+			const char *build_id, struct sym_binary *b)
+{
+	struct debug_file df = { .fd = -1 };
+	struct elf_secs es = { 0 };
+	struct raw_vec rv = { 0 };
+	uint8_t *mini = NULL;
+	Elf *mini_elf = NULL;
+	bool thumb, have_df = false, need_df;
+	GElf_Ehdr eh;
+	int r, n = 0;
+
+	if (!gelf_getehdr(elf, &eh))
+		return -ENOEXEC;
+	thumb = eh.e_machine == EM_ARM;
+	r = binary_read_loads(elf, b);
+	if (r < 0)
+		return r;
+	b->source = SYM_SOURCE_NONE;
+	if (c->cfg.build_ids_only)
+		return binary_build_table(b, rv.v, 0);
+
+	r = elf_secs_read(elf, &es);
+	if (r < 0)
+		goto out;
+	n = collect_from(elf, &es, b, thumb, true, false, &rv);
+	if (n < 0) {
+		r = n;
+		goto out;
+	}
+	if (n > 0)
+		b->source = SYM_SOURCE_SYMTAB;
+
+	need_df = n == 0 || (c->cfg.dwarf && !es.has_debug_info);
+	if (need_df)
+		have_df = debug_file_open(c, elf, path, build_id, &df, &b->debug_pending) > 0;
+	if (n == 0 && have_df) {
+		/* A broken debug file is not the binary's fault: fall through to other sources. */
+		n = collect_from(df.elf, &df.es, b, thumb, true, false, &rv);
+		if (n > 0)
+			b->source = df.how == DEBUGINFO_BY_BUILD_ID	 ? SYM_SOURCE_DEBUG_BUILD_ID
+				    : df.how == DEBUGINFO_BY_DEBUGLINK ? SYM_SOURCE_DEBUGLINK
+								       : SYM_SOURCE_DEBUG_PROVIDER;
+		else
+			rv.n = 0, n = 0;
+	}
+	if (n == 0 && es.gnu_debugdata) {
+		size_t mini_size = 0;
+		struct elf_secs mes = { 0 };
+
+		if (minidebug_decompress(elf, &es, &mini, &mini_size) == 0 &&
+		    (mini_elf = elf_memory((char *)mini, mini_size)) != NULL &&
+		    elf_kind(mini_elf) == ELF_K_ELF &&
+		    elf_check_layout_kind(mini_elf, mini_size, true) == 0 &&
+		    elf_secs_read(mini_elf, &mes) == 0) {
+			n = collect_from(mini_elf, &mes, b, thumb, true, false, &rv);
+			if (n > 0) {
+				int d = collect_from(elf, &es, b, thumb, false, true, &rv);
+
+				b->source = SYM_SOURCE_MINIDEBUGINFO;
+				if (d > 0)
+					n += d;
+			} else {
+				rv.n = 0, n = 0;
+			}
+		}
+		elf_secs_done(&mes);
+	}
+	if (n == 0) {
+		n = collect_from(elf, &es, b, thumb, false, true, &rv);
+		if (n < 0) {
+			r = n;
+			goto out;
+		}
+		if (n > 0)
+			b->source = SYM_SOURCE_DYNSYM;
+	}
+	if (n == 0 && es.gopclntab) {
+		n = collect_gopclntab(elf, &es, &rv);
+		if (n < 0) {
+			r = n;
+			goto out;
+		}
+		if (n > 0)
+			b->source = SYM_SOURCE_GOPCLNTAB;
+	}
+	r = add_entry_symbol(elf, &eh, &rv);
+	if (r < 0)
+		goto out;
+	r = binary_build_table(b, rv.v, rv.n);
+	if (r < 0)
+		goto out;
+
+	if (c->cfg.dwarf) {
+		const char *dpath = es.has_debug_info		  ? path
+				    : have_df && df.es.has_debug_info ? df.path
+								      : NULL;
+
+		if (dpath && dwarfsym_open(dpath, c->max_bytes / DWARF_MAX_SHARE, &b->dw) == 0)
+			b->bytes += dwarfsym_bytes(b->dw);
+	}
+out:
+	free(rv.v);
+	elf_secs_done(&es);
+	debug_file_close(&df);
+	if (mini_elf)
+		elf_end(mini_elf);
+	free(mini);
 	return r;
 }
 
@@ -770,6 +1095,7 @@ static void binary_free(struct sym_binary *b)
 	free(b->addrs);
 	free(b->info);
 	free(b->names);
+	dwarfsym_free(b->dw);
 	free(b);
 }
 
@@ -904,10 +1230,14 @@ static void lru_append(struct symcache *c, struct sym_binary *b)
 	c->lru_tail = b;
 }
 
-/* Only unreferenced entries are on the LRU list, so only they can be evicted. */
-static void cache_evict(struct symcache *c)
+/*
+ * Evicts until reserve more bytes fit in the budget. Only unreferenced entries are on the LRU
+ * list, so only they can be evicted.
+ */
+static void cache_evict_for(struct symcache *c, size_t reserve)
 {
-	while (c->stats.bytes > c->max_bytes && c->lru_head) {
+	while (c->lru_head &&
+	       (c->stats.bytes > c->max_bytes || reserve > c->max_bytes - c->stats.bytes)) {
 		struct sym_binary *b = c->lru_head;
 
 		lru_remove(c, b);
@@ -918,7 +1248,12 @@ static void cache_evict(struct symcache *c)
 	}
 }
 
-struct symcache *symcache_new(size_t max_bytes)
+static void cache_evict(struct symcache *c)
+{
+	cache_evict_for(c, 0);
+}
+
+struct symcache *symcache_new_config(const struct symcache_config *cfg)
 {
 	struct symcache *c;
 
@@ -928,7 +1263,10 @@ struct symcache *symcache_new(size_t max_bytes)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
-	c->max_bytes = max_bytes ? max_bytes : SYMCACHE_DEFAULT_MAX_BYTES;
+	if (cfg)
+		c->cfg = *cfg;
+	c->max_bytes = c->cfg.max_bytes ? c->cfg.max_bytes : SYMCACHE_DEFAULT_MAX_BYTES;
+	c->stats.max_bytes = c->max_bytes;
 	c->n_buckets = SYMCACHE_MIN_BUCKETS;
 	c->by_file = calloc(c->n_buckets, sizeof(*c->by_file));
 	c->by_id = calloc(c->n_buckets, sizeof(*c->by_id));
@@ -939,6 +1277,51 @@ struct symcache *symcache_new(size_t max_bytes)
 		return NULL;
 	}
 	return c;
+}
+
+struct symcache *symcache_new(size_t max_bytes)
+{
+	struct symcache_config cfg = { .max_bytes = max_bytes };
+
+	return symcache_new_config(&cfg);
+}
+
+/* Keeps the SYMCACHE_SLOWEST slowest loads, slowest first. */
+static void stats_note_load(struct symcache_stats *st, const char *path,
+			    const struct sym_binary *b, uint64_t ns)
+{
+	unsigned i = st->n_slowest;
+
+	st->load_ns += ns;
+	st->by_source[b->source]++;
+	if (b->dw)
+		st->with_dwarf++;
+	if (i == SYMCACHE_SLOWEST) {
+		if (ns <= st->slowest[i - 1].ns)
+			return;
+		i--;
+	} else {
+		st->n_slowest++;
+	}
+	while (i > 0 && st->slowest[i - 1].ns < ns) {
+		st->slowest[i] = st->slowest[i - 1];
+		i--;
+	}
+	st->slowest[i] = (struct symcache_load){
+		.ns = ns,
+		.bytes = b->bytes,
+		.source = b->source,
+		.dwarf = b->dw != NULL,
+	};
+	snprintf(st->slowest[i].path, sizeof(st->slowest[i].path), "%s", path);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 void symcache_free(struct symcache *c)
@@ -1002,12 +1385,19 @@ static bool cache_drop_if_debug_ready(struct symcache *c, struct sym_binary *b)
 
 int symcache_get(struct symcache *c, const char *path, struct sym_binary **ret)
 {
+	return symcache_get_named(c, path, path, ret);
+}
+
+int symcache_get_named(struct symcache *c, const char *path, const char *name,
+		       struct sym_binary **ret)
+{
 	char build_id[BUILD_ID_HEX_SIZE];
 	struct sym_binary *b = NULL;
 	struct file_key key;
 	Elf *elf = NULL;
 	struct stat st;
 	bool hit = false;
+	uint64_t t0 = 0;
 	int fd, r;
 
 	if (!c || !path || !ret)
@@ -1059,13 +1449,14 @@ int symcache_get(struct symcache *c, const char *path, struct sym_binary **ret)
 		}
 	}
 
+	t0 = mono_ns();
 	b = calloc(1, sizeof(*b));
 	if (!b) {
 		r = -ENOMEM;
 		goto out;
 	}
 	memcpy(b->build_id, build_id, sizeof(build_id));
-	r = binary_build(c, elf, b);
+	r = binary_build(c, elf, name ? name : path, build_id, b);
 	if (r < 0) {
 		binary_free(b);
 		b = NULL;
@@ -1078,6 +1469,7 @@ out:
 		close(fd);
 	if (r < 0) {
 		c->stats.binaries_failed++;
+		c->stats.misses++;
 		return r;
 	}
 	if (hit) {
@@ -1086,15 +1478,26 @@ out:
 		c->stats.hits++;
 	} else {
 		b->cache = c;
+		/* Room first, so that the cache peaks within its budget too. */
+		cache_evict_for(c, b->bytes);
 		cache_link(c, b);
 		c->stats.bytes += b->bytes;
+		if (c->stats.bytes > c->stats.peak_bytes)
+			c->stats.peak_bytes = c->stats.bytes;
 		c->stats.binaries_loaded++;
+		c->stats.misses++;
+		stats_note_load(&c->stats, name ? name : path, b, mono_ns() - t0);
 	}
 	b->refs++;
 	/* The new entry is referenced, so this only makes room among released ones. */
 	cache_evict(c);
 	*ret = b;
 	return 0;
+}
+
+size_t sym_binary_bytes(const struct sym_binary *b)
+{
+	return b ? b->bytes : 0;
 }
 
 struct sym_binary *sym_binary_ref(struct sym_binary *b)
@@ -1131,6 +1534,79 @@ bool sym_binary_debug_pending(const struct sym_binary *b)
 const char *sym_binary_build_id(const struct sym_binary *b)
 {
 	return b->build_id;
+}
+
+enum sym_source sym_binary_source(const struct sym_binary *b)
+{
+	return b ? b->source : SYM_SOURCE_NONE;
+}
+
+bool sym_binary_has_dwarf(const struct sym_binary *b)
+{
+	return b && b->dw;
+}
+
+const char *sym_source_name(enum sym_source s)
+{
+	static const char *const names[_SYM_SOURCE_MAX] = {
+		[SYM_SOURCE_NONE] = "none",
+		[SYM_SOURCE_SYMTAB] = "symtab",
+		[SYM_SOURCE_DEBUG_BUILD_ID] = "debug-build-id",
+		[SYM_SOURCE_DEBUGLINK] = "debuglink",
+		[SYM_SOURCE_DEBUG_PROVIDER] = "debug-provider",
+		[SYM_SOURCE_MINIDEBUGINFO] = "minidebuginfo",
+		[SYM_SOURCE_DYNSYM] = "dynsym",
+		[SYM_SOURCE_GOPCLNTAB] = "gopclntab",
+	};
+
+	return (unsigned)s < _SYM_SOURCE_MAX ? names[s] : "?";
+}
+
+/* The ELF virtual address of a file offset, through the PT_LOAD that holds it. */
+static bool file_offset_vaddr(const struct sym_binary *b, uint64_t file_offset,
+			      uint64_t *ret_vaddr)
+{
+	for (size_t k = 0; k < b->n_loads; k++) {
+		if (file_offset >= b->loads[k].offset &&
+		    file_offset - b->loads[k].offset < b->loads[k].filesz) {
+			*ret_vaddr = file_offset - b->loads[k].offset + b->loads[k].vaddr;
+			return true;
+		}
+	}
+	return false;
+}
+
+size_t sym_binary_frames(const struct sym_binary *b, uint64_t file_offset, struct sym_frame *ret,
+			 size_t max)
+{
+	struct dwarfsym_frame df[32];
+	const char *name;
+	uint64_t vaddr;
+	size_t n = 0;
+
+	if (!b || !max)
+		return 0;
+	name = sym_binary_lookup(b, file_offset, NULL);
+	if (b->dw && file_offset_vaddr(b, file_offset, &vaddr)) {
+		n = dwarfsym_lookup(b->dw, vaddr, df, max < 32 ? max : 32);
+		for (size_t i = 0; i < n; i++)
+			ret[i] = (struct sym_frame){ df[i].name, df[i].file, df[i].line };
+		/* The outermost frame is the real function: the symbol table names it as every
+		 * other lookup does (DWARF may lack a linkage name, or describe it differently). */
+		if (n && name)
+			ret[n - 1].name = name;
+		for (size_t i = 0, w = 0; i < n; i++) {
+			if (ret[i].name)
+				ret[w++] = ret[i];
+			if (i + 1 == n)
+				n = w;
+		}
+	}
+	if (n == 0 && name) {
+		ret[0] = (struct sym_frame){ .name = name };
+		n = 1;
+	}
+	return n;
 }
 
 const char *sym_binary_lookup(const struct sym_binary *b, uint64_t file_offset,

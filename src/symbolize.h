@@ -22,18 +22,62 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "debuginfo.h"
+
 struct symcache;
 struct sym_binary;
+
+/* Where an entry's function names came from (the first source, in lookup order, with any). */
+enum sym_source {
+	SYM_SOURCE_NONE, /* nothing but possibly _start; or build-ids only */
+	SYM_SOURCE_SYMTAB,
+	SYM_SOURCE_DEBUG_BUILD_ID,
+	SYM_SOURCE_DEBUGLINK,
+	SYM_SOURCE_DEBUG_PROVIDER,
+	SYM_SOURCE_MINIDEBUGINFO,
+	SYM_SOURCE_DYNSYM,
+	SYM_SOURCE_GOPCLNTAB,
+	_SYM_SOURCE_MAX,
+};
+
+const char *sym_source_name(enum sym_source s);
+
+struct symcache_config {
+	size_t max_bytes;    /* bounds the memory of all entries (0 = 256 MiB) */
+	bool build_ids_only; /* read build-ids and segments, no names (backend symbolization) */
+	bool dwarf;          /* open DWARF for source lines and inlined frames */
+	struct debuginfo_config debuginfo; /* borrowed for the cache's lifetime */
+};
+
+#define SYMCACHE_SLOWEST 5
+
+struct symcache_load {
+	char path[256]; /* the file as opened, truncated */
+	uint64_t ns;    /* time to build the entry */
+	size_t bytes;
+	enum sym_source source;
+	bool dwarf;
+};
 
 struct symcache_stats {
 	uint64_t binaries_loaded;
 	uint64_t binaries_failed; /* unreadable or corrupt ELF */
 	uint64_t hits;
+	uint64_t misses; /* lookups that had to read a file (loaded + failed) */
 	uint64_t evictions;
-	size_t bytes; /* memory held by entries now */
+	size_t bytes;     /* memory held by entries now */
+	size_t max_bytes; /* the budget */
+	size_t peak_bytes;
+	uint64_t load_ns; /* total time spent building entries */
+	uint64_t by_source[_SYM_SOURCE_MAX]; /* entries built, by where their names came from */
+	uint64_t with_dwarf;
+	struct symcache_load slowest[SYMCACHE_SLOWEST]; /* slowest loads, slowest first */
+	unsigned n_slowest;
 };
 
-/* max_bytes bounds the memory of all entries (0 = 256 MiB). NULL on allocation failure. */
+/* c may be NULL for the defaults. NULL on allocation failure. */
+struct symcache *symcache_new_config(const struct symcache_config *c);
+/* The defaults, with max_bytes as given: names, no DWARF, no extra debug directories. */
 struct symcache *symcache_new(size_t max_bytes);
 void symcache_free(struct symcache *c); /* accepts NULL; entries must all be released */
 
@@ -43,7 +87,17 @@ void symcache_free(struct symcache *c); /* accepts NULL; entries must all be rel
  * opened, or is not a valid ELF file: -ENOEXEC).
  */
 int symcache_get(struct symcache *c, const char *path, struct sym_binary **ret);
+/*
+ * The same for a file opened as path (e.g. /proc/self/fd/N, /proc/PID/map_files/...) whose
+ * name is name: the binary's path as its process sees it, under /proc/PID/root when the
+ * process is alive. Separate debug files are looked for from name (.gnu_debuglink next to
+ * it, the debug directories under its root), and load statistics report it.
+ */
+int symcache_get_named(struct symcache *c, const char *path, const char *name,
+		       struct sym_binary **ret);
 void sym_binary_unref(struct sym_binary *b); /* accepts NULL */
+/* The memory b's tables take (what it counts against the cache's budget). */
+size_t sym_binary_bytes(const struct sym_binary *b);
 /* One more reference on an entry the caller holds a reference on. Returns b. */
 struct sym_binary *sym_binary_ref(struct sym_binary *b);
 void symcache_get_stats(const struct symcache *c, struct symcache_stats *ret);
@@ -72,6 +126,26 @@ const char *sym_binary_build_id(const struct sym_binary *b);
  */
 const char *sym_binary_lookup(const struct sym_binary *b, uint64_t file_offset,
 			      uint64_t *ret_offset);
+
+/* Where b's names came from. */
+enum sym_source sym_binary_source(const struct sym_binary *b);
+/* Whether b has DWARF open (lines and inlined frames can be answered). */
+bool sym_binary_has_dwarf(const struct sym_binary *b);
+
+struct sym_frame {
+	const char *name; /* as in the file (mangled); borrowed from b */
+	const char *file; /* source file, NULL when unknown */
+	uint32_t line;    /* 0 when unknown */
+};
+
+/*
+ * The frames the code at file_offset stands for, innermost first: inlined functions (from
+ * DWARF) and then the function that holds the code, whose name is the symbol table's when it
+ * has one. Returns how many were written to ret (at most max): 0 when nothing names it.
+ * Borrowed strings stay valid while b is referenced.
+ */
+size_t sym_binary_frames(const struct sym_binary *b, uint64_t file_offset, struct sym_frame *ret,
+			 size_t max);
 
 /* Kernel symbols from /proc/kallsyms (or a file in its format, for tests). */
 struct ksyms;

@@ -21,9 +21,17 @@ tests_unit_test_pprof_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_pprof_LDADD = $(ZLIB_LIBS)
 
 check_PROGRAMS += tests/unit/test-symbolize
-tests_unit_test_symbolize_SOURCES = tests/unit/test-symbolize.c tests/unit/check.h src/symbolize.c
+tests_unit_test_symbolize_SOURCES = tests/unit/test-symbolize.c tests/unit/check.h \
+	$(SYMBOLIZE_SOURCES)
 tests_unit_test_symbolize_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_symbolize_LDADD = $(LIBELF_LIBS)
+tests_unit_test_symbolize_LDADD = $(SYMBOLIZE_LIBS)
+
+check_PROGRAMS += tests/unit/test-symbol-sources
+tests_unit_test_symbol_sources_SOURCES = tests/unit/test-symbol-sources.c tests/unit/check.h \
+	src/demangle.c src/demangle.h src/debuginfo.c src/debuginfo.h \
+	src/gopclntab.c src/gopclntab.h
+tests_unit_test_symbol_sources_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_symbol_sources_LDADD = $(LIBIBERTY_LIBS) $(ZLIB_LIBS)
 
 check_PROGRAMS += tests/unit/test-ring
 tests_unit_test_ring_SOURCES = tests/unit/test-ring.c tests/unit/check.h src/ring.c src/record.c
@@ -41,6 +49,7 @@ TESTS += \
 	tests/unit/test-maps \
 	tests/unit/test-pprof \
 	tests/unit/test-symbolize \
+	tests/unit/test-symbol-sources \
 	tests/unit/test-ring
 
 # The pprof encoder checked by two independent decoders: go tool pprof and protoc-generated

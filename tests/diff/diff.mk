@@ -11,7 +11,7 @@ DIFF_REPLAY_SOURCES = \
 	tests/diff/replay.c tests/diff/replay.h \
 	tests/diff/elfimage.c tests/diff/elfimage.h \
 	tests/lib/snapshot.c tests/lib/snapshot.h
-DIFF_REPLAY_LDADD = src/libperfagent.a unwind/libpuw.a $(LIBDW_LIBS) $(LIBELF_LIBS) \
+DIFF_REPLAY_LDADD = src/libperfagent.a unwind/libpuw.a $(SYMBOLIZE_LIBS) \
 	$(LIBUNWIND_LIBS)
 
 check_PROGRAMS += tests/diff/test-snapshot

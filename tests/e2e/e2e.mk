@@ -82,7 +82,9 @@ E2E_TESTS = \
 	tests/e2e/symbols-debuginfod.sh \
 	tests/e2e/symbols-replaced.sh \
 	tests/e2e/symbols-mountns.sh \
-	$(TARGETS_E2E_TESTS)
+	$(TARGETS_E2E_TESTS) \
+	tests/e2e/symbols.sh \
+	tests/e2e/symbols-cache.sh
 
 dist_check_SCRIPTS += $(E2E_TESTS)
 TESTS += $(E2E_TESTS)
@@ -92,6 +94,12 @@ EXTRA_DIST += \
 	tests/e2e/cgroup-lib.sh \
 	tests/lib/e2e_check.py \
 	tests/lib/e2e_check_selftest.py \
-	tests/lib/e2e_perf2json.py
+	tests/lib/e2e_perf2json.py \
+	tests/lib/symbols_check.py \
+	tests/e2e/symbols/sym-c.c \
+	tests/e2e/symbols/sym-inline.c \
+	tests/e2e/symbols/sym-cxx.cc \
+	tests/e2e/symbols/sym-rust.rs \
+	tests/e2e/symbols/sym-go.go
 # e2e-lib.sh serializes the end-to-end tests with flock on this file.
 CLEANFILES += tests/e2e/.e2e-lock

@@ -178,7 +178,8 @@ def decode(files, args):
         return []
     if not args.proto_dir:
         raise DataError("no --proto-dir (or $PROTO_DIR) for pprof_decode.py")
-    cmd = [sys.executable, args.decoder, "--proto-dir", args.proto_dir, "--json"] + files
+    cmd = [sys.executable, args.decoder, "--proto-dir", args.proto_dir, "--json",
+           "--detail"] + files
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if r.returncode != 0:
         raise DataError("pprof_decode.py exited with %d: %s" % (r.returncode, r.stderr.strip()))
@@ -218,7 +219,9 @@ class Sample:
     def __init__(self, weight, labels, frames, file):
         self.weight = weight
         self.labels = {k: str(v) for k, v in (labels or {}).items()}
-        self.frames = frames or []
+        # The checks are about the physical call chain the unwinder rebuilt: a function
+        # inlined into another (an extra Line of the same location) is not a frame of it.
+        self.frames = [f for f in frames or [] if not f.get("inlined")]
         self.file = file
         i = 0
         while i < len(self.frames) and self.frames[i].get("mapping") in KERNEL_MAPPINGS:

@@ -21,6 +21,9 @@ $TMPDIR, keyed by the schema's hash.
                             "frames": [{"function", "address", "mapping"}]}]}
               Frames are leaf first, one per Line (inlined functions innermost first); a
               location without lines gives one frame whose function is "".
+--detail      with --json, frames also carry "location", "inlined" (true on all but a
+              location's last Line), "system_name", "filename" and "line", and mappings
+              has_filenames, has_line_numbers and has_inline_frames.
 
 Exit status: 0 valid, 1 a violation or an undecodable file, 2 usage or tool error.
 """
@@ -253,7 +256,7 @@ def check_profile(path, p, check_time):
     return errs
 
 
-def profile_json(path, p):
+def profile_json(path, p, detail=False):
     strings = p.string_table
 
     def s(i):
@@ -274,10 +277,17 @@ def profile_json(path, p):
             mapping = s(m.filename) if m is not None else ""
             if not loc.line:
                 out.append({"function": "", "address": loc.address, "mapping": mapping})
-            for ln in loc.line:
+                if detail:
+                    out[-1]["location"] = loc.id
+            for k, ln in enumerate(loc.line):
                 f = functions.get(ln.function_id)
                 out.append({"function": s(f.name) if f is not None else "",
                             "address": loc.address, "mapping": mapping})
+                if detail:
+                    out[-1].update({"location": loc.id, "inlined": k + 1 < len(loc.line),
+                                    "system_name": s(f.system_name) if f is not None else "",
+                                    "filename": s(f.filename) if f is not None else "",
+                                    "line": ln.line})
         return out
 
     def labels(sample):
@@ -296,7 +306,10 @@ def profile_json(path, p):
         "comments": [s(c) for c in p.comment],
         "mappings": [{"id": m.id, "start": m.memory_start, "limit": m.memory_limit,
                       "offset": m.file_offset, "filename": s(m.filename),
-                      "build_id": s(m.build_id), "has_functions": m.has_functions}
+                      "build_id": s(m.build_id), "has_functions": m.has_functions,
+                      **({"has_filenames": m.has_filenames,
+                          "has_line_numbers": m.has_line_numbers,
+                          "has_inline_frames": m.has_inline_frames} if detail else {})}
                      for m in p.mapping],
         "samples": [{"values": list(smp.value), "labels": labels(smp),
                      "frames": frames(smp.location_id)} for smp in p.sample],
@@ -310,6 +323,9 @@ def main(argv):
     ap.add_argument("--check-time", action="store_true",
                     help="also require time_nanos within [now-1h, now+10m]")
     ap.add_argument("--json", action="store_true", help="print the profiles as JSON")
+    ap.add_argument("--detail", action="store_true",
+                    help="with --json: Lines' location, inlined, system_name, filename and "
+                         "line, and the mappings' has_filenames/line_numbers/inline_frames")
     ap.add_argument("files", nargs="+", metavar="FILE")
     args = ap.parse_args(argv)
     check = args.check or args.check_time or not args.json
@@ -327,7 +343,7 @@ def main(argv):
             if check:
                 errs = check_profile(path, p, args.check_time)
             if args.json:
-                out.append(profile_json(path, p))
+                out.append(profile_json(path, p, args.detail))
         for e in errs:
             print(e, file=sys.stderr)
         failed |= bool(errs)
