@@ -53,35 +53,13 @@ static const struct exporter_ops file_ops = {
 	.free = file_free,
 };
 
-/* mkdir -p */
-static int mkdir_parents(const char *dir)
-{
-	char buf[PATH_MAX];
-	size_t len = strlen(dir);
-
-	if (len == 0 || len >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, dir, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int export_file_new(const char *dir, struct exporter *ret)
 {
 	struct file_exporter *fe;
 	struct stat st;
 	int r;
 
-	r = mkdir_parents(dir);
+	r = mkdir_parents(dir, 0755);
 	if (r < 0)
 		return log_error_errno(r, "create output directory %s: %m", dir);
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))

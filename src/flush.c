@@ -410,12 +410,21 @@ static void flush_window(struct flusher *f, struct profile_window *w)
 		.duration_ns = w->end_mono_ns - w->start_mono_ns,
 		.seq = f->seq,
 	};
-	r = f->cfg.exporter.ops->send(f->cfg.exporter.ctx, buf, len, &meta, where, sizeof(where));
-	free(buf);
-	if (r < 0) {
-		f->sum.send_errors++;
-		return;
+	for (size_t i = 0, failed = 0; i < f->cfg.n_exporters; i++) {
+		const struct exporter *e = &f->cfg.exporters[i];
+		char to[PATH_MAX];
+
+		if (e->ops->send(e->ctx, buf, len, &meta, to, sizeof(to)) < 0) {
+			if (!failed++)
+				f->sum.send_errors++;
+			r = -EIO;
+		} else if (!where[0]) {
+			memcpy(where, to, sizeof(where));
+		}
 	}
+	free(buf);
+	if (r < 0)
+		return;
 	f->sum.files++;
 	f->sum.bytes += len;
 	log_info("window %" PRIu64 ": %" PRIu64 " samples (%" PRIu64 " dropped), %u stacks, "
@@ -522,6 +531,9 @@ void flusher_finish(struct flusher *f)
 	pthread_mutex_unlock(&f->lock);
 	pthread_join(f->thread, NULL);
 	f->started = false;
+	for (size_t i = 0; i < f->cfg.n_exporters; i++)
+		if (f->cfg.exporters[i].ops->finish)
+			f->cfg.exporters[i].ops->finish(f->cfg.exporters[i].ctx);
 }
 
 void flusher_free(struct flusher *f)
@@ -531,8 +543,8 @@ void flusher_free(struct flusher *f)
 	flusher_finish(f);
 	profile_window_free(f->spare);
 	profile_window_free(f->pending);
-	if (f->cfg.exporter.ops)
-		f->cfg.exporter.ops->free(f->cfg.exporter.ctx);
+	for (size_t i = 0; i < f->cfg.n_exporters; i++)
+		exporter_done(&f->cfg.exporters[i]);
 	symcache_free(f->syms);
 	ksyms_free(f->ksyms);
 	pprof_builder_free(f->pb);
@@ -560,4 +572,19 @@ size_t flusher_hottest(struct flusher *f, struct flush_hot *ret, size_t max)
 	n = hottest_locked(f, ret, max);
 	pthread_mutex_unlock(&f->lock);
 	return n;
+}
+
+bool flusher_export_stats(struct flusher *f, size_t i, const char **ret_target,
+			  struct export_stats *ret)
+{
+	const struct exporter *e;
+
+	if (i >= f->cfg.n_exporters)
+		return false;
+	e = &f->cfg.exporters[i];
+	*ret_target = e->target;
+	*ret = (struct export_stats){ 0 };
+	if (e->ops->get_stats)
+		e->ops->get_stats(e->ctx, ret);
+	return true;
 }

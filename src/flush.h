@@ -11,16 +11,20 @@
 #ifndef PA_FLUSH_H
 #define PA_FLUSH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "export.h"
 #include "profile.h"
 
+#define FLUSH_MAX_EXPORTERS 8
+
 struct flush_config {
 	uint32_t frequency_hz;
 	const char *event_name;
-	struct exporter exporter; /* ownership taken */
+	struct exporter exporters[FLUSH_MAX_EXPORTERS]; /* ownership taken */
+	size_t n_exporters;
 	const char *kallsyms_path; /* NULL = /proc/kallsyms */
 };
 
@@ -31,8 +35,8 @@ struct flush_hot {
 
 struct flush_summary {
 	uint64_t windows;
-	uint64_t files;
-	uint64_t send_errors;
+	uint64_t files;       /* windows every exporter accepted */
+	uint64_t send_errors; /* windows some exporter could not take */
 	uint64_t samples;
 	uint64_t bytes;
 	uint64_t processes; /* distinct pids over the run */
@@ -46,12 +50,16 @@ struct flusher;
 int flusher_new(const struct flush_config *c, struct profile_window *spare, struct flusher **ret);
 /* Hands over full (ownership taken) and returns an empty window to fill next. */
 struct profile_window *flusher_submit(struct flusher *f, struct profile_window *full);
-/* Waits until every submitted window is flushed, then stops the thread. */
+/* Waits until every submitted window is flushed, stops the thread, then lets each exporter
+ * deliver (or spool) what it still holds. */
 void flusher_finish(struct flusher *f);
 void flusher_free(struct flusher *f); /* accepts NULL; frees the windows it holds */
 
 void flusher_get_summary(struct flusher *f, struct flush_summary *ret);
 /* The hottest leaf functions over the whole run, most samples first; returns how many. */
 size_t flusher_hottest(struct flusher *f, struct flush_hot *ret, size_t max);
+/* Counters of exporter i (its target into *ret_target, borrowed); false past the last. */
+bool flusher_export_stats(struct flusher *f, size_t i, const char **ret_target,
+			  struct export_stats *ret);
 
 #endif

@@ -51,10 +51,18 @@ struct options {
 	bool check_perf;
 	const char *summary_json;
 	char **cmd;
+	/* Exporters: --export KIND=DEST (and -o DIR for file=DIR), with their shared options. */
+	const char *exports[FLUSH_MAX_EXPORTERS];
+	size_t n_exports;
+	bool output_dir_set;
+	struct export_options eo;
 };
 
 static void usage(FILE *out)
 {
+	struct export_options d;
+
+	export_options_default(&d);
 	fprintf(out,
 		"Usage: perfagent [OPTIONS] [-- COMMAND [ARGS...]]\n"
 		"\n"
@@ -86,6 +94,29 @@ static void usage(FILE *out)
 		"                             SIGTERM; the partial window is written either way)\n"
 		"      --summary-json FILE    write the end-of-run summary as JSON to FILE\n"
 		"\n"
+		"Export (-o DIR is --export file=DIR; several exporters may run at once):\n"
+		"      --export KIND=DEST     file=DIR, pyroscope=URL (Connect Push),\n"
+		"                             pyroscope-ingest=URL (legacy /ingest), parca=URL\n"
+		"                             (gRPC, h2c on http://), parca-grpc-web=URL,\n"
+		"                             datadog=URL (agent, or agentless intake)\n"
+		"      --service-name NAME    service_name / service: tag (default: the command's\n"
+		"                             name, the first --pid's name, or perfagent)\n"
+		"      --bearer-token-file FILE   Authorization: Bearer, re-read when it changes\n"
+		"      --basic-auth-user USER     HTTP basic auth, with the password read from\n"
+		"      --basic-auth-password-file FILE\n"
+		"      --api-key-file FILE    Datadog agentless: DD-API-KEY\n"
+		"      --tenant ID            X-Scope-OrgID header\n"
+		"      --header 'NAME: VALUE' extra request header (repeatable)\n"
+		"      --tls-ca-file FILE, --tls-cert-file FILE, --tls-key-file FILE\n"
+		"      --tls-insecure-skip-verify  do not verify the server certificate (unsafe)\n"
+		"      --export-timeout SECONDS    one request, connection included (default %u)\n"
+		"      --export-concurrency N      requests in flight per exporter (default %u)\n"
+		"      --retry-max-delay SECONDS   backoff cap between retries (default %u)\n"
+		"      --spool-dir DIR        undelivered windows wait here (default\n"
+		"                             $STATE_DIRECTORY/spool or ./spool)\n"
+		"      --spool-max-bytes BYTES     per exporter; the oldest go first (default %llu)\n"
+		"      --datadog-tags K:V,... extra Datadog profile tags\n"
+		"\n"
 		"Other:\n"
 		"      --check-perf           check that the sampling events can be opened, exit\n"
 		"      --log-level LEVEL      error, warn, info (default) or debug\n"
@@ -94,7 +125,8 @@ static void usage(FILE *out)
 		"\n"
 		"Privileges: root, or CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8) plus\n"
 		"CAP_SYS_PTRACE to read other users' binaries, or kernel.perf_event_paranoid <= 0.\n",
-		DEFAULT_FREQUENCY_HZ, DEFAULT_STACK_SIZE, DEFAULT_OUTPUT_DIR, DEFAULT_INTERVAL_S);
+		DEFAULT_FREQUENCY_HZ, DEFAULT_STACK_SIZE, DEFAULT_OUTPUT_DIR, DEFAULT_INTERVAL_S,
+		d.timeout_s, d.concurrency, d.retry_max_s, (unsigned long long)d.spool_max_bytes);
 }
 
 static int parse_pids(const char *arg, struct options *o)
@@ -124,7 +156,118 @@ enum {
 	OPT_SUMMARY_JSON,
 	OPT_CHECK_PERF,
 	OPT_LOG_LEVEL,
+	OPT_EXPORT,
+	OPT_SERVICE_NAME,
+	OPT_BEARER_TOKEN_FILE,
+	OPT_BASIC_AUTH_USER,
+	OPT_BASIC_AUTH_PASSWORD_FILE,
+	OPT_API_KEY_FILE,
+	OPT_TENANT,
+	OPT_HEADER,
+	OPT_TLS_CA_FILE,
+	OPT_TLS_CERT_FILE,
+	OPT_TLS_KEY_FILE,
+	OPT_TLS_INSECURE,
+	OPT_EXPORT_TIMEOUT,
+	OPT_EXPORT_CONCURRENCY,
+	OPT_RETRY_MAX_DELAY,
+	OPT_SPOOL_DIR,
+	OPT_SPOOL_MAX_BYTES,
+	OPT_DATADOG_TAGS,
 };
+
+/* The export options (OPT_EXPORT..OPT_DATADOG_TAGS). Returns 0 or -EINVAL (reported). */
+static int parse_export_option(int c, const char *arg, struct options *o)
+{
+	struct export_options *e = &o->eo;
+	uint64_t v;
+
+	switch (c) {
+	case OPT_EXPORT:
+		if (o->n_exports >= FLUSH_MAX_EXPORTERS) {
+			log_error("--export: at most %d exporters", FLUSH_MAX_EXPORTERS);
+			return -EINVAL;
+		}
+		o->exports[o->n_exports++] = arg;
+		return 0;
+	case OPT_SERVICE_NAME:
+		e->service_name = arg;
+		return 0;
+	case OPT_BEARER_TOKEN_FILE:
+		e->bearer_token_file = arg;
+		return 0;
+	case OPT_BASIC_AUTH_USER:
+		e->basic_user = arg;
+		return 0;
+	case OPT_BASIC_AUTH_PASSWORD_FILE:
+		e->basic_password_file = arg;
+		return 0;
+	case OPT_API_KEY_FILE:
+		e->api_key_file = arg;
+		return 0;
+	case OPT_TENANT:
+		e->tenant = arg;
+		return 0;
+	case OPT_HEADER:
+		/* Only the name is ever shown: the value may be a credential. */
+		if (!strchr(arg, ':') || strchr(arg, ':') == arg || strpbrk(arg, "\r\n") ||
+		    e->n_headers >= EXPORT_MAX_HEADERS) {
+			log_error("--header %.*s: expected 'Name: value' on one line (at most %d)",
+				  (int)strcspn(arg, ":\r\n"), arg, EXPORT_MAX_HEADERS);
+			return -EINVAL;
+		}
+		e->headers[e->n_headers++] = arg;
+		return 0;
+	case OPT_TLS_CA_FILE:
+		e->tls_ca_file = arg;
+		return 0;
+	case OPT_TLS_CERT_FILE:
+		e->tls_cert_file = arg;
+		return 0;
+	case OPT_TLS_KEY_FILE:
+		e->tls_key_file = arg;
+		return 0;
+	case OPT_TLS_INSECURE:
+		e->tls_insecure = true;
+		return 0;
+	case OPT_EXPORT_TIMEOUT:
+		if (parse_u64(arg, 1, 3600, &v) < 0) {
+			log_error("--export-timeout %s: expected seconds, 1 to 3600", arg);
+			return -EINVAL;
+		}
+		e->timeout_s = (uint32_t)v;
+		e->connect_timeout_s = e->timeout_s < e->connect_timeout_s ? e->timeout_s
+									 : e->connect_timeout_s;
+		return 0;
+	case OPT_EXPORT_CONCURRENCY:
+		if (parse_u64(arg, 1, 64, &v) < 0) {
+			log_error("--export-concurrency %s: expected 1 to 64", arg);
+			return -EINVAL;
+		}
+		e->concurrency = (uint32_t)v;
+		return 0;
+	case OPT_RETRY_MAX_DELAY:
+		if (parse_u64(arg, 1, 3600, &v) < 0) {
+			log_error("--retry-max-delay %s: expected seconds, 1 to 3600", arg);
+			return -EINVAL;
+		}
+		e->retry_max_s = (uint32_t)v;
+		return 0;
+	case OPT_SPOOL_DIR:
+		e->spool_dir = arg;
+		return 0;
+	case OPT_SPOOL_MAX_BYTES:
+		if (parse_u64(arg, 4096, 1ULL << 50, &e->spool_max_bytes) < 0) {
+			log_error("--spool-max-bytes %s: expected bytes, at least 4096", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_DATADOG_TAGS:
+		e->datadog_tags = arg;
+		return 0;
+	}
+	return -EINVAL;
+}
 
 /* Returns 1 to run, 0 to exit successfully (--help), or -EINVAL (already reported). */
 static int parse_options(int argc, char **argv, struct options *o)
@@ -143,6 +286,24 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "summary-json", required_argument, NULL, OPT_SUMMARY_JSON },
 		{ "check-perf", no_argument, NULL, OPT_CHECK_PERF },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "export", required_argument, NULL, OPT_EXPORT },
+		{ "service-name", required_argument, NULL, OPT_SERVICE_NAME },
+		{ "bearer-token-file", required_argument, NULL, OPT_BEARER_TOKEN_FILE },
+		{ "basic-auth-user", required_argument, NULL, OPT_BASIC_AUTH_USER },
+		{ "basic-auth-password-file", required_argument, NULL, OPT_BASIC_AUTH_PASSWORD_FILE },
+		{ "api-key-file", required_argument, NULL, OPT_API_KEY_FILE },
+		{ "tenant", required_argument, NULL, OPT_TENANT },
+		{ "header", required_argument, NULL, OPT_HEADER },
+		{ "tls-ca-file", required_argument, NULL, OPT_TLS_CA_FILE },
+		{ "tls-cert-file", required_argument, NULL, OPT_TLS_CERT_FILE },
+		{ "tls-key-file", required_argument, NULL, OPT_TLS_KEY_FILE },
+		{ "tls-insecure-skip-verify", no_argument, NULL, OPT_TLS_INSECURE },
+		{ "export-timeout", required_argument, NULL, OPT_EXPORT_TIMEOUT },
+		{ "export-concurrency", required_argument, NULL, OPT_EXPORT_CONCURRENCY },
+		{ "retry-max-delay", required_argument, NULL, OPT_RETRY_MAX_DELAY },
+		{ "spool-dir", required_argument, NULL, OPT_SPOOL_DIR },
+		{ "spool-max-bytes", required_argument, NULL, OPT_SPOOL_MAX_BYTES },
+		{ "datadog-tags", required_argument, NULL, OPT_DATADOG_TAGS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{}
@@ -157,6 +318,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		.stack_size = DEFAULT_STACK_SIZE,
 		.unwind_mode = PUW_MODE_AUTO,
 	};
+	export_options_default(&o->eo);
 	/* '+': stop at the first non-option, so "-- cmd -x" and "cmd -x" keep cmd's options. */
 	while ((c = getopt_long(argc, argv, "+F:i:d:o:p:hV", longopts, NULL)) >= 0) {
 		switch (c) {
@@ -182,6 +344,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'o':
 			o->output_dir = optarg;
+			o->output_dir_set = true;
 			break;
 		case 'p':
 			if (parse_pids(optarg, o) < 0) {
@@ -245,6 +408,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 			log_set_level(l);
 			break;
 		}
+		case OPT_EXPORT ... OPT_DATADOG_TAGS:
+			if (parse_export_option(c, optarg, o) < 0)
+				return -EINVAL;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -323,6 +490,9 @@ struct run_result {
 	const char *event;
 	struct sampler_binary_stops bstops[HOTTEST_SHOWN];
 	size_t n_bstops;
+	const char *ex_target[FLUSH_MAX_EXPORTERS];
+	struct export_stats ex[FLUSH_MAX_EXPORTERS];
+	size_t n_ex;
 };
 
 static void print_summary(const struct options *o, const struct run_result *rr)
@@ -338,8 +508,19 @@ static void print_summary(const struct options *o, const struct run_result *rr)
 		 " lost, %" PRIu64 " throttled, %" PRIu64 " dropped; %" PRIu64 " processes "
 		 "sampled; %" PRIu64 " profiles in %s (%" PRIu64 " KiB)",
 		 rr->seconds, rr->n_cpus, rr->event, o->frequency_hz, st->samples, st->lost,
-		 st->throttled, st->dropped, rr->fs.processes, rr->fs.files, o->output_dir,
-		 rr->fs.bytes / 1024);
+		 st->throttled, st->dropped, rr->fs.processes, rr->fs.files,
+		 rr->n_ex ? rr->ex_target[0] : "-", rr->fs.bytes / 1024);
+	for (size_t i = 0; i < rr->n_ex; i++) {
+		const struct export_stats *e = &rr->ex[i];
+
+		if (strncmp(rr->ex_target[i], "file=", 5) == 0)
+			continue;
+		log_info("export %s: %" PRIu64 " sent (%" PRIu64 " from the spool, %" PRIu64
+			 " KiB), %" PRIu64 " retried, %" PRIu64 " spooled, %" PRIu64 " dropped, %"
+			 PRIu64 " rejected; %" PRIu64 " waiting in the spool",
+			 rr->ex_target[i], e->sent, e->replayed, e->bytes / 1024, e->retried,
+			 e->spooled, e->dropped, e->rejected, e->pending);
+	}
 	n += snprintf(line + n, sizeof(line) - n, "user stacks: %" PRIu64 " unwound, %.1f frames "
 		      "on average; stop reasons:", unwound,
 		      unwound ? (double)st->user_frames / (double)unwound : 0.0);
@@ -449,10 +630,80 @@ static int write_summary_json(const char *path, const struct options *o,
 		json_object_set_new(root, "stops_by_binary", bs);
 	}
 	json_object_set_new(root, "hottest", hot);
+	{
+		json_t *ex = json_array();
+
+		for (size_t i = 0; i < rr->n_ex; i++) {
+			const struct export_stats *e = &rr->ex[i];
+
+			json_array_append_new(ex, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, "
+							    "s:I, s:I}", "target", rr->ex_target[i],
+							    "sent", (json_int_t)e->sent, "retried",
+							    (json_int_t)e->retried, "spooled",
+							    (json_int_t)e->spooled, "replayed",
+							    (json_int_t)e->replayed, "dropped",
+							    (json_int_t)e->dropped, "rejected",
+							    (json_int_t)e->rejected, "bytes",
+							    (json_int_t)e->bytes, "pending",
+							    (json_int_t)e->pending));
+		}
+		json_object_set_new(root, "exporters", ex);
+	}
 	if (json_dump_file(root, path, JSON_INDENT(2)) < 0)
 		r = log_error_errno(-EIO, "write the summary to %s", path);
 	json_decref(root);
 	return r;
+}
+
+/*
+ * The exporters of --export, plus file=DIR for -o (or by default when nothing else is
+ * chosen). The service name, unless given, is the profiled program's. Returns 0 or -errno
+ * (reported); on failure the exporters made so far are released.
+ */
+static int open_exporters(struct options *o, struct flush_config *fc)
+{
+	static char comm[64], file_spec[4096];
+	struct export_options eo = o->eo;
+	int r;
+
+	if (!eo.service_name && o->cmd) {
+		const char *slash = strrchr(o->cmd[0], '/');
+
+		eo.service_name = slash ? slash + 1 : o->cmd[0];
+	} else if (!eo.service_name && o->n_pids) {
+		char path[64];
+		int fd;
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/%u/comm", o->pids[0]);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, comm, sizeof(comm) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n > 0) {
+			comm[n] = '\0';
+			comm[strcspn(comm, "\n")] = '\0';
+			eo.service_name = comm;
+		}
+	}
+	if (o->output_dir_set || o->n_exports == 0) {
+		if (o->n_exports >= FLUSH_MAX_EXPORTERS) {
+			log_error("--export: at most %d exporters, -o included", FLUSH_MAX_EXPORTERS);
+			return -EINVAL;
+		}
+		snprintf(file_spec, sizeof(file_spec), "file=%s", o->output_dir);
+		o->exports[o->n_exports++] = file_spec;
+	}
+	for (size_t i = 0; i < o->n_exports; i++) {
+		r = export_new_from_spec(o->exports[i], &eo, &fc->exporters[i]);
+		if (r < 0) {
+			for (size_t j = 0; j < i; j++)
+				exporter_done(&fc->exporters[j]);
+			return r;
+		}
+		fc->n_exporters = i + 1;
+	}
+	return 0;
 }
 
 static int exit_code_of(int status)
@@ -533,12 +784,13 @@ int main(int argc, char **argv)
 		.frequency_hz = o.frequency_hz,
 		.event_name = sampler_event_name(s),
 	};
-	r = export_file_new(o.output_dir, &fc.exporter);
+	r = open_exporters(&o, &fc);
 	if (r < 0)
 		goto out;
 	r = flusher_new(&fc, spare, &f);
 	if (r < 0) {
-		fc.exporter.ops->free(fc.exporter.ctx);
+		for (size_t i = 0; i < fc.n_exporters; i++)
+			exporter_done(&fc.exporters[i]);
 		log_error_errno(r, "start the flush thread: %m");
 		goto out;
 	}
@@ -564,7 +816,7 @@ int main(int argc, char **argv)
 		 " s windows -> %s",
 		 child ? o.cmd[0] : o.n_pids ? "the given processes" : "the whole machine",
 		 sampler_event_name(s), o.frequency_hz, sampler_n_cpus(s), o.stack_size,
-		 o.interval_s, o.output_dir);
+		 o.interval_s, fc.exporters[0].target);
 	r = sampler_enable(s);
 	if (r < 0) {
 		log_error_errno(r, "enable the sampling events: %m");
@@ -648,6 +900,9 @@ int main(int argc, char **argv)
 	rr.n_cpus = sampler_n_cpus(s);
 	rr.event = sampler_event_name(s);
 	rr.n_bstops = sampler_binary_stops(s, rr.bstops, HOTTEST_SHOWN);
+	while (rr.n_ex < FLUSH_MAX_EXPORTERS &&
+	       flusher_export_stats(f, rr.n_ex, &rr.ex_target[rr.n_ex], &rr.ex[rr.n_ex]))
+		rr.n_ex++;
 	print_summary(&o, &rr);
 	ret = 0;
 	if (o.summary_json && write_summary_json(o.summary_json, &o, &rr) < 0)

@@ -2,7 +2,8 @@
 # tests link as well.
 PA_DEP_CFLAGS = $(LIBELF_CFLAGS) $(LIBDW_CFLAGS) $(ZLIB_CFLAGS) $(ZSTD_CFLAGS) \
 	$(JANSSON_CFLAGS) $(LIBCURL_CFLAGS)
-PA_DEP_LIBS = $(LIBELF_LIBS) $(ZLIB_LIBS) $(JANSSON_LIBS) $(PTHREAD_LIBS)
+PA_DEP_LIBS = $(LIBELF_LIBS) $(ZLIB_LIBS) $(JANSSON_LIBS) $(LIBCURL_LIBS) $(ZSTD_LIBS) \
+	$(PTHREAD_LIBS)
 
 noinst_LIBRARIES += src/libperfagent.a
 src_libperfagent_a_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CFLAGS)
@@ -19,7 +20,14 @@ src_libperfagent_a_SOURCES = \
 	src/profile.c src/profile.h \
 	src/sampler.c src/sampler.h \
 	src/flush.c src/flush.h \
-	src/export-file.c src/export.h \
+	src/export.c src/export.h \
+	src/export-file.c \
+	src/export-pyroscope.c \
+	src/export-parca.c \
+	src/export-datadog.c \
+	src/export-wire.c src/export-wire.h \
+	src/upload.c src/upload.h \
+	src/spool.c src/spool.h \
 	src/util.c src/util.h
 
 PA_LDADD = src/libperfagent.a unwind/libpuw.a $(PA_DEP_LIBS)
