@@ -90,6 +90,11 @@ static int parca_prepare(void *bctx, CURL *h, const struct spool_record *rec,
 		curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
 				 (long)(p->tls ? CURL_HTTP_VERSION_2TLS
 					       : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE));
+		/* libcurl before 7.89 breaks the second request on a reused prior-knowledge
+		 * connection with "Error in the HTTP2 framing layer" (curl/curl#10634, fixed
+		 * by #10643; Debian 12 has 7.88.1): one connection per window there. */
+		if (!p->tls && curl_version_info(CURLVERSION_NOW)->version_num < 0x075900)
+			curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
 		if (upload_add_header(rq, "content-type: application/grpc") < 0 ||
 		    upload_add_header(rq, "te: trailers") < 0)
 			return -ENOMEM;

@@ -692,7 +692,9 @@ static int open_exporters(struct options *o, struct flush_config *fc)
 			return -EINVAL;
 		}
 		snprintf(file_spec, sizeof(file_spec), "file=%s", o->output_dir);
-		o->exports[o->n_exports++] = file_spec;
+		memmove(o->exports + 1, o->exports, o->n_exports * sizeof(o->exports[0]));
+		o->exports[0] = file_spec;
+		o->n_exports++;
 	}
 	for (size_t i = 0; i < o->n_exports; i++) {
 		r = export_new_from_spec(o->exports[i], &eo, &fc->exporters[i]);

@@ -600,7 +600,7 @@ static void transfer_finished(struct uploader *u, struct transfer *t, CURLcode c
 	transfer_release(u, t);
 }
 
-static void dispatch(struct uploader *u, bool stopping)
+static void dispatch(struct uploader *u)
 {
 	uint64_t now = now_monotonic_ns();
 
@@ -610,8 +610,8 @@ static void dispatch(struct uploader *u, bool stopping)
 		struct spool_record rec;
 		int r;
 
-		/* Replay: oldest first, alone, and not while stopping ("at once" only). */
-		if (u->n_inflight || stopping)
+		/* Replay: oldest first, alone. */
+		if (u->n_inflight)
 			return;
 		r = spool_read_oldest(u->spool, &rec);
 		if (r == -EBADMSG) {
@@ -673,9 +673,13 @@ static void *upload_thread(void *arg)
 
 		take_inbox(u, &stopping, &deadline);
 		now = now_monotonic_ns();
-		if (stopping && (now >= deadline || (!u->queue && !u->n_inflight)))
+		/* Stopping: what goes at once goes (the spool too, while the backend answers
+		 * and the grace lasts); the rest stays in the spool. */
+		if (stopping && (now >= deadline ||
+				 (!u->queue && !u->n_inflight &&
+				  (!spool_count(u->spool) || u->next_attempt_ns >= deadline))))
 			break;
-		dispatch(u, stopping);
+		dispatch(u);
 		curl_multi_perform(u->multi, &running);
 		collect(u);
 

@@ -55,7 +55,10 @@ E2E_TESTS = \
 	tests/e2e/exec.sh \
 	tests/e2e/exit-mid-window.sh \
 	tests/e2e/cfi-real.sh \
-	tests/e2e/unprivileged.sh
+	tests/e2e/unprivileged.sh \
+	tests/e2e/export-pyroscope.sh \
+	tests/e2e/export-parca.sh \
+	tests/e2e/export-datadog.sh
 
 dist_check_SCRIPTS += $(E2E_TESTS)
 TESTS += $(E2E_TESTS)
@@ -63,6 +66,13 @@ EXTRA_DIST += \
 	tests/e2e/e2e-lib.sh \
 	tests/lib/e2e_check.py \
 	tests/lib/e2e_check_selftest.py \
-	tests/lib/e2e_perf2json.py
+	tests/lib/e2e_perf2json.py \
+	tests/lib/export_check.py \
+	tests/e2e/export-lib.sh \
+	tests/receivers/package.json \
+	tests/receivers/package-lock.json \
+	tests/receivers/connect-receiver.mjs \
+	tests/receivers/parca_grpc_receiver.py \
+	tests/receivers/datadog_receiver.py
 # e2e-lib.sh serializes the end-to-end tests with flock on this file.
 CLEANFILES += tests/e2e/.e2e-lock
