@@ -58,7 +58,9 @@ E2E_TESTS = \
 	tests/e2e/unprivileged.sh \
 	tests/e2e/export-pyroscope.sh \
 	tests/e2e/export-parca.sh \
-	tests/e2e/export-datadog.sh
+	tests/e2e/export-datadog.sh \
+	tests/e2e/export-faults.sh \
+	tests/e2e/export-outage.sh
 
 dist_check_SCRIPTS += $(E2E_TESTS)
 TESTS += $(E2E_TESTS)

@@ -114,7 +114,7 @@ function save(api, labels, id, raw, info, headers, protocol) {
   received++;
   const file = String(received).padStart(6, "0") + ".pb.gz";
   fs.writeFileSync(path.join(out, file), raw);
-  record("received.jsonl", { n: received, api, protocol, file, id,
+  record("received.jsonl", { n: received, at: Date.now(), api, protocol, file, id,
     labels: Object.fromEntries(labels.map((l) => [l.name, l.value])),
     time_nanos: info.timeNanos, samples: info.samples, headers });
 }

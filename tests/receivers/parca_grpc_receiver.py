@@ -10,7 +10,7 @@ and unique, pprof parses, mapping/function/location ids sequential), answers
 INVALID_ARGUMENT otherwise, and writes each accepted profile to OUT/NNNNNN.pb.gz with a line
 in OUT/received.jsonl (refusals in OUT/refused.jsonl).
 
-Usage: parca_grpc_receiver.py --pb-dir DIR --out DIR --port-file F
+Usage: parca_grpc_receiver.py --pb-dir DIR --out DIR --port-file F [--port P]
 (DIR holds parca_profilestore_min_pb2.py and pprof_profile_pb2.py from protoc --python_out).
 """
 import argparse
@@ -27,6 +27,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--pb-dir", required=True)
 parser.add_argument("--out", required=True)
 parser.add_argument("--port-file", required=True)
+parser.add_argument("--port", type=int, default=0)
 args = parser.parse_args()
 sys.path.insert(0, args.pb_dir)
 
@@ -102,7 +103,7 @@ server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
     {"WriteRaw": grpc.unary_unary_rpc_method_handler(
         write_raw, request_deserializer=ps.WriteRawRequest.FromString,
         response_serializer=ps.WriteRawResponse.SerializeToString)}),))
-port = server.add_insecure_port("127.0.0.1:0")
+port = server.add_insecure_port(f"127.0.0.1:{args.port}")
 server.start()
 with open(args.port_file + ".tmp", "w") as f:
     f.write(str(port))
