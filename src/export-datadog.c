@@ -53,9 +53,9 @@ static int datadog_prepare(void *bctx, CURL *h, const struct spool_record *rec,
 	rfc3339_ns(rec->meta.start_real_ns + rec->meta.duration_ns, end, sizeof(end));
 	snprintf(tags, sizeof(tags), "%s,profile_seq:%" PRIu64, d->tags, rec->meta.seq);
 	ev = json_pack("{s:[s], s:s, s:s, s:s, s:s, s:s, s:n, s:n, s:{}, s:{}}", "attachments",
-		       "profile.pprof", "tags_profiler", tags, "start", start, "end", end,
-		       "family", "native", "version", "4", "endpoint_counts", "process_tags",
-		       "internal", "info");
+		       "profile.pprof", "tags_profiler", tags, "start", start, "end", end, "family",
+		       "native", "version", "4", "endpoint_counts", "process_tags", "internal",
+		       "info");
 	json = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
 	json_decref(ev);
 	if (!json)
@@ -87,8 +87,8 @@ static int datadog_prepare(void *bctx, CURL *h, const struct spool_record *rec,
 	return 0;
 }
 
-static enum upload_verdict datadog_verdict(void *bctx, const struct upload_response *r,
-					   char *msg, size_t msg_size)
+static enum upload_verdict datadog_verdict(void *bctx, const struct upload_response *r, char *msg,
+					   size_t msg_size)
 {
 	char text[300];
 

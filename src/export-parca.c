@@ -49,7 +49,7 @@ static int parca_prepare(void *bctx, CURL *h, const struct spool_record *rec,
 			 struct upload_request *rq)
 {
 	struct parca *p = bctx;
-	struct wire_buf sample = { 0 }, set = { 0 }, series = { 0 }, req = { 0 };
+	struct wire_buf sample = {0}, set = {0}, series = {0}, req = {0};
 	uint8_t *framed;
 	int r;
 
@@ -148,8 +148,8 @@ static void grpc_web_trailers(const struct upload_response *r, char *buf, size_t
 	}
 }
 
-static enum upload_verdict parca_verdict(void *bctx, const struct upload_response *r,
-					 char *msg, size_t msg_size)
+static enum upload_verdict parca_verdict(void *bctx, const struct upload_response *r, char *msg,
+					 size_t msg_size)
 {
 	struct parca *p = bctx;
 	char status[32], gmsg[400] = "", trailers[1024];
@@ -166,7 +166,7 @@ static enum upload_verdict parca_verdict(void *bctx, const struct upload_respons
 	st = upload_header(r, "grpc-status", status, sizeof(status));
 	upload_header(r, "grpc-message", gmsg, sizeof(gmsg));
 	if (p->api == EXPORT_PARCA_GRPC_WEB) {
-		struct upload_response tr = { .headers = trailers };
+		struct upload_response tr = {.headers = trailers};
 
 		grpc_web_trailers(r, trailers, sizeof(trailers));
 		if (upload_header(&tr, "grpc-status", status, sizeof(status))) {
@@ -233,7 +233,6 @@ int export_parca_new(const char *url, enum export_api api, const struct export_o
 	p->api = api;
 	p->tls = strncmp(url, "https://", 8) == 0;
 	p->timeout_s = o->timeout_s;
-	return export_uploader_new(url, api == EXPORT_PARCA_GRPC_WEB ? &parca_web_backend
-								     : &parca_backend,
-				   p, o, ret);
+	return export_uploader_new(
+		url, api == EXPORT_PARCA_GRPC_WEB ? &parca_web_backend : &parca_backend, p, o, ret);
 }

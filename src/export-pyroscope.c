@@ -36,7 +36,7 @@ static int push_prepare(void *bctx, CURL *h, const struct spool_record *rec,
 			struct upload_request *rq)
 {
 	struct pyroscope *p = bctx;
-	struct wire_buf sample = { 0 }, series = { 0 }, req = { 0 };
+	struct wire_buf sample = {0}, series = {0}, req = {0};
 	int r;
 
 	wire_put_bytes(&sample, 1, rec->profile, rec->len);
@@ -77,8 +77,10 @@ static int ingest_prepare(void *bctx, CURL *h, const struct spool_record *rec,
 
 	if (!name)
 		return -ENOMEM;
-	n = asprintf(&rq->url, "%s/ingest?name=%s&from=%" PRIu64 "&until=%" PRIu64
-		     "&format=pprof&spyName=perfagent", p->base, name, rec->meta.start_real_ns,
+	n = asprintf(&rq->url,
+		     "%s/ingest?name=%s&from=%" PRIu64 "&until=%" PRIu64
+		     "&format=pprof&spyName=perfagent",
+		     p->base, name, rec->meta.start_real_ns,
 		     rec->meta.start_real_ns + rec->meta.duration_ns);
 	curl_free(name);
 	if (n < 0) {
@@ -102,8 +104,8 @@ static int pyroscope_prepare(void *bctx, CURL *h, const struct spool_record *rec
 						 : push_prepare(bctx, h, rec, rq);
 }
 
-static enum upload_verdict pyroscope_verdict(void *bctx, const struct upload_response *r,
-					     char *msg, size_t msg_size)
+static enum upload_verdict pyroscope_verdict(void *bctx, const struct upload_response *r, char *msg,
+					     size_t msg_size)
 {
 	enum upload_verdict v = upload_http_verdict(r->http_status);
 	char text[400];
@@ -161,7 +163,8 @@ int export_pyroscope_new(const char *url, enum export_api api, const struct expo
 		 o->service_name ? o->service_name : "perfagent");
 	p->api = api;
 	p->timeout_ms = (long)o->timeout_s * 1000;
-	return export_uploader_new(url, api == EXPORT_PYROSCOPE_INGEST ? &pyroscope_ingest_backend
-								: &pyroscope_backend,
+	return export_uploader_new(url,
+				   api == EXPORT_PYROSCOPE_INGEST ? &pyroscope_ingest_backend
+								  : &pyroscope_backend,
 				   p, o, ret);
 }

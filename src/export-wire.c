@@ -58,7 +58,7 @@ void wire_put_string(struct wire_buf *w, unsigned field, const char *s)
 
 void wire_put_label(struct wire_buf *w, unsigned field, const char *name, const char *value)
 {
-	struct wire_buf l = { 0 };
+	struct wire_buf l = {0};
 
 	wire_put_string(&l, 1, name);
 	wire_put_string(&l, 2, value);
@@ -72,5 +72,5 @@ void wire_put_label(struct wire_buf *w, unsigned field, const char *name, const 
 void wire_buf_done(struct wire_buf *w)
 {
 	free(w->p);
-	*w = (struct wire_buf){ 0 };
+	*w = (struct wire_buf){0};
 }

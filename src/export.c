@@ -34,16 +34,15 @@ static const struct {
 	const char *kind;
 	int api; /* enum export_api, or -1 for files */
 } kinds[] = {
-	{ "file", -1 },
-	{ "pyroscope", EXPORT_PYROSCOPE_PUSH },
-	{ "pyroscope-ingest", EXPORT_PYROSCOPE_INGEST },
-	{ "parca", EXPORT_PARCA_GRPC },
-	{ "parca-grpc-web", EXPORT_PARCA_GRPC_WEB },
-	{ "datadog", EXPORT_DATADOG },
+	{"file", -1},
+	{"pyroscope", EXPORT_PYROSCOPE_PUSH},
+	{"pyroscope-ingest", EXPORT_PYROSCOPE_INGEST},
+	{"parca", EXPORT_PARCA_GRPC},
+	{"parca-grpc-web", EXPORT_PARCA_GRPC_WEB},
+	{"datadog", EXPORT_DATADOG},
 };
 
-int export_new_from_spec(const char *spec, const struct export_options *o,
-			 struct exporter *ret)
+int export_new_from_spec(const char *spec, const struct export_options *o, struct exporter *ret)
 {
 	const char *eq = strchr(spec, '='), *dest;
 	char shown[200];
@@ -53,20 +52,22 @@ int export_new_from_spec(const char *spec, const struct export_options *o,
 	if (eq) {
 		klen = (size_t)(eq - spec);
 		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-			if (strlen(kinds[i].kind) == klen && strncmp(spec, kinds[i].kind, klen) == 0)
+			if (strlen(kinds[i].kind) == klen &&
+			    strncmp(spec, kinds[i].kind, klen) == 0)
 				api = kinds[i].api;
 	}
 	dest = eq ? eq + 1 : "";
 	if (api == -2 || !*dest) {
 		log_error("--export %.*s...: expected KIND=DESTINATION with KIND one of file, "
 			  "pyroscope, pyroscope-ingest, parca, parca-grpc-web, datadog (e.g. "
-			  "pyroscope=http://localhost:4040)", eq ? (int)(eq - spec) : 20, spec);
+			  "pyroscope=http://localhost:4040)",
+			  eq ? (int)(eq - spec) : 20, spec);
 		return -EINVAL;
 	}
 	if (api >= 0 && strncmp(dest, "http://", 7) != 0 && strncmp(dest, "https://", 8) != 0) {
 		upload_redact_url(dest, shown, sizeof(shown));
-		log_error("--export %.*s=%s: expected an http:// or https:// URL",
-			  (int)(eq - spec), spec, shown);
+		log_error("--export %.*s=%s: expected an http:// or https:// URL", (int)(eq - spec),
+			  spec, shown);
 		return -EINVAL;
 	}
 	switch (api) {
@@ -99,5 +100,5 @@ void exporter_done(struct exporter *e)
 {
 	if (e->ops)
 		e->ops->free(e->ctx);
-	*e = (struct exporter){ 0 };
+	*e = (struct exporter){0};
 }

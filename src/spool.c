@@ -300,8 +300,9 @@ int spool_read_oldest(struct spool *s, struct spool_record *ret)
 	if (plen != raw_len - SPOOL_HEADER || raw[40 + SPOOL_ID_SIZE - 1] != '\0')
 		return -EBADMSG;
 	*ret = (struct spool_record){
-		.meta = { .start_real_ns = get_u64(raw + 8), .duration_ns = get_u64(raw + 16),
-			  .seq = get_u64(raw + 24) },
+		.meta = {.start_real_ns = get_u64(raw + 8),
+			 .duration_ns = get_u64(raw + 16),
+			 .seq = get_u64(raw + 24)},
 		.len = plen,
 	};
 	memcpy(ret->id, raw + 40, SPOOL_ID_SIZE);

@@ -21,7 +21,7 @@
 struct spool_record {
 	struct export_meta meta;
 	char id[SPOOL_ID_SIZE]; /* kept with the window so a replay carries the same id */
-	uint8_t *profile;       /* owned by the record after spool_read_oldest() */
+	uint8_t *profile;	/* owned by the record after spool_read_oldest() */
 	size_t len;
 };
 

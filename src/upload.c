@@ -36,11 +36,12 @@
 #include "upload.h"
 #include "util.h"
 
-#define QUEUE_MAX 16               /* windows in memory before they go to the spool */
-#define INBOX_MAX 256              /* windows handed over and not yet taken: never reached
-				    * unless the thread is stuck; beyond it windows are dropped */
+#define QUEUE_MAX 16 /* windows in memory before they go to the spool */
+/* Windows handed over and not yet taken: never reached unless the thread is stuck; beyond it
+ * windows are dropped (and counted). */
+#define INBOX_MAX 256
 #define HEADERS_MAX 8192
-#define FINISH_GRACE_S 3           /* "at once" when stopping */
+#define FINISH_GRACE_S 3 /* "at once" when stopping */
 #define RETRY_BASE_MS 1000
 #define RETRY_AFTER_MAX_S 3600
 #define POLL_MS 200
@@ -121,8 +122,7 @@ enum upload_verdict upload_http_verdict(long s)
 	return UPLOAD_REJECT;
 }
 
-const char *upload_header(const struct upload_response *r, const char *name, char *buf,
-			  size_t size)
+const char *upload_header(const struct upload_response *r, const char *name, char *buf, size_t size)
 {
 	size_t nlen = strlen(name);
 	const char *found = NULL, *p = r->headers;
@@ -215,8 +215,10 @@ static const char *secret_get(struct uploader *u, struct secret *s, const char *
 		return NULL;
 	if (stat(s->path, &st) < 0) {
 		if (!s->warned)
-			log_error_errno(-errno, "%s: %s file %s: %m — requests go without it until "
-					"it can be read", u->shown, what, s->path);
+			log_error_errno(-errno,
+					"%s: %s file %s: %m — requests go without it until "
+					"it can be read",
+					u->shown, what, s->path);
 		s->warned = true;
 		return s->loaded ? s->value : NULL;
 	}
@@ -294,7 +296,7 @@ static void request_done(struct upload_request *rq)
 	curl_mime_free(rq->mime);
 	free(rq->body);
 	free(rq->url);
-	*rq = (struct upload_request){ 0 };
+	*rq = (struct upload_request){0};
 }
 
 static void transfer_release(struct uploader *u, struct transfer *t)
@@ -306,7 +308,7 @@ static void transfer_release(struct uploader *u, struct transfer *t)
 	request_done(&t->rq);
 	free(t->rec.profile);
 	free(t->body);
-	*t = (struct transfer){ 0 };
+	*t = (struct transfer){0};
 	u->n_inflight--;
 }
 
@@ -387,7 +389,7 @@ static int transfer_start(struct uploader *u, struct spool_record *rec, bool fro
 		free(rec->profile);
 		return -EBUSY;
 	}
-	*t = (struct transfer){ .in_use = true, .from_spool = from_spool, .rec = *rec };
+	*t = (struct transfer){.in_use = true, .from_spool = from_spool, .rec = *rec};
 	rec->profile = NULL;
 	u->n_inflight++;
 	t->h = curl_easy_init();
@@ -523,7 +525,7 @@ static long parse_retry_after(const struct upload_response *r)
 
 static void transfer_finished(struct uploader *u, struct transfer *t, CURLcode cc)
 {
-	struct upload_response resp = { 0 };
+	struct upload_response resp = {0};
 	enum upload_verdict v;
 	char msg[512] = "";
 	long retry_after = 0;
@@ -552,7 +554,8 @@ static void transfer_finished(struct uploader *u, struct transfer *t, CURLcode c
 		if (u->failures)
 			log_info("%s: the backend answers again%s", u->shown,
 				 spool_count(u->spool) > (t->from_spool ? 1 : 0)
-					 ? "; replaying the spooled windows" : "");
+					 ? "; replaying the spooled windows"
+					 : "");
 		u->failures = 0;
 		u->next_attempt_ns = 0;
 		if (t->from_spool)
@@ -568,13 +571,14 @@ static void transfer_finished(struct uploader *u, struct transfer *t, CURLcode c
 		delay = backoff_ns(u, retry_after);
 		u->next_attempt_ns = now_monotonic_ns() + delay;
 		if (u->failures == 1)
-			log_warn("%s: window %" PRIu64 " not delivered (%s); keeping windows in the "
-				 "spool and retrying in %.1f s", u->shown, t->rec.meta.seq, msg,
-				 (double)delay / 1e9);
+			log_warn("%s: window %" PRIu64
+				 " not delivered (%s); keeping windows in the "
+				 "spool and retrying in %.1f s",
+				 u->shown, t->rec.meta.seq, msg, (double)delay / 1e9);
 		else
 			log_debug("%s: window %" PRIu64 " not delivered (%s, failure %u); retrying "
-				  "in %.1f s", u->shown, t->rec.meta.seq, msg, u->failures,
-				  (double)delay / 1e9);
+				  "in %.1f s",
+				  u->shown, t->rec.meta.seq, msg, u->failures, (double)delay / 1e9);
 		if (!t->from_spool) {
 			spool_record_put(u, &t->rec);
 			queue_to_spool(u);
@@ -586,7 +590,8 @@ static void transfer_finished(struct uploader *u, struct transfer *t, CURLcode c
 		if (resp.http_status != u->last_reject_status)
 			log_error("%s: window %" PRIu64 " refused for good (%s); not retried — "
 				  "check the exporter settings (further refusals of this kind are "
-				  "only counted)", u->shown, t->rec.meta.seq, msg);
+				  "only counted)",
+				  u->shown, t->rec.meta.seq, msg);
 		else
 			log_debug("%s: window %" PRIu64 " refused (%s)", u->shown, t->rec.meta.seq,
 				  msg);
@@ -793,8 +798,10 @@ int uploader_new(const char *url, const struct upload_backend *be, void *bctx,
 	if (r >= 0)
 		r = spool_open(dir, o->spool_max_bytes, &u->spool);
 	if (r < 0) {
-		log_error_errno(r, "%s: open the spool directory %s: %m — choose a writable "
-				"--spool-dir", u->shown, dir);
+		log_error_errno(r,
+				"%s: open the spool directory %s: %m — choose a writable "
+				"--spool-dir",
+				u->shown, dir);
 		goto fail;
 	}
 	if (spool_count(u->spool))
@@ -802,7 +809,8 @@ int uploader_new(const char *url, const struct upload_backend *be, void *bctx,
 			 u->shown, spool_count(u->spool), dir);
 	if (o->tls_insecure)
 		log_warn("%s: TLS certificate verification is OFF (--tls-insecure-skip-verify): "
-			 "anyone on the path can read and alter what is sent", u->shown);
+			 "anyone on the path can read and alter what is sent",
+			 u->shown);
 	r = -pthread_create(&u->thread, NULL, upload_thread, u);
 	if (r < 0) {
 		log_error_errno(r, "%s: start the upload thread: %m", u->shown);
@@ -849,8 +857,9 @@ int uploader_enqueue(struct uploader *u, const uint8_t *profile, size_t len,
 		pthread_mutex_unlock(&u->lock);
 		free(it->rec.profile);
 		free(it);
-		return log_error_errno(-ENOBUFS, "%s: upload thread not keeping up: window %" PRIu64
-				       " dropped", u->shown, m->seq);
+		return log_error_errno(
+			-ENOBUFS, "%s: upload thread not keeping up: window %" PRIu64 " dropped",
+			u->shown, m->seq);
 	}
 	*u->inbox_tail = it;
 	u->inbox_tail = &it->next;
@@ -920,8 +929,8 @@ void uploader_free(struct uploader *u)
 
 /* ---- the exporter ops table over an uploader ---- */
 
-static int uploader_send(void *ctx, const uint8_t *profile, size_t len,
-			 const struct export_meta *m, char *ret_where, size_t where_size)
+static int uploader_send(void *ctx, const uint8_t *profile, size_t len, const struct export_meta *m,
+			 char *ret_where, size_t where_size)
 {
 	struct uploader *u = ctx;
 	int r = uploader_enqueue(u, profile, len, m);
@@ -963,6 +972,6 @@ int export_uploader_new(const char *url, const struct upload_backend *backend, v
 	r = uploader_new(url, backend, bctx, o, &u);
 	if (r < 0)
 		return r;
-	*ret = (struct exporter){ .ops = &uploader_ops, .ctx = u };
+	*ret = (struct exporter){.ops = &uploader_ops, .ctx = u};
 	return 0;
 }

@@ -42,10 +42,10 @@ struct upload_response {
 /* Resources of one request, released by the engine after the transfer. */
 struct upload_request {
 	struct curl_slist *headers; /* the engine's common headers; the backend appends */
-	uint8_t *body;              /* malloc'ed */
+	uint8_t *body;		    /* malloc'ed */
 	size_t body_len;
 	curl_mime *mime;
-	char *url;                  /* malloc'ed */
+	char *url; /* malloc'ed */
 };
 
 struct upload_backend {
