@@ -30,7 +30,13 @@ tests_unit_test_ring_SOURCES = tests/unit/test-ring.c tests/unit/check.h src/rin
 tests_unit_test_ring_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ring_LDADD =
 
+check_PROGRAMS += tests/unit/test-spool
+tests_unit_test_spool_SOURCES = tests/unit/test-spool.c tests/unit/check.h src/spool.c src/util.c
+tests_unit_test_spool_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_spool_LDADD = $(ZSTD_LIBS)
+
 TESTS += \
+	tests/unit/test-spool \
 	tests/unit/test-unwind-fp \
 	tests/unit/test-maps \
 	tests/unit/test-pprof \
