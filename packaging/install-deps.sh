@@ -21,6 +21,9 @@ if command -v apt-get >/dev/null 2>&1; then
 	tests="golang-go protobuf-compiler python3 python3-protobuf binutils util-linux procps
 	       linux-perf gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross
 	       qemu-user"
+	# The exporter tests' loopback receivers: Node (npm ci of tests/receivers), grpcio's
+	# C-core gRPC server, a multipart parser.
+	tests="$tests nodejs npm python3-grpcio python3-multipart"
 	pkgs=$build
 	[ $want_tests = yes ] && pkgs="$pkgs $tests"
 	export DEBIAN_FRONTEND=noninteractive
@@ -32,6 +35,7 @@ elif command -v dnf >/dev/null 2>&1; then
 	       libunwind-devel libzstd-devel jansson-devel libcurl-devel zlib-devel kernel-headers"
 	tests="golang protobuf-compiler python3 python3-protobuf binutils util-linux procps-ng perf
 	       gcc-aarch64-linux-gnu gcc-c++-aarch64-linux-gnu qemu-user"
+	tests="$tests nodejs npm python3-grpcio python3-multipart"
 	pkgs=$build
 	[ $want_tests = yes ] && pkgs="$pkgs $tests"
 	# shellcheck disable=SC2086
