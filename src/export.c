@@ -72,7 +72,7 @@ int export_new_from_spec(const char *spec, const struct export_options *o, struc
 	}
 	switch (api) {
 	case -1:
-		r = export_file_new(dest, ret);
+		r = export_file_new(dest, o, ret);
 		break;
 	case EXPORT_PYROSCOPE_PUSH:
 	case EXPORT_PYROSCOPE_INGEST:

@@ -84,6 +84,8 @@ struct export_options {
 	const char *spool_dir;          /* NULL: $STATE_DIRECTORY/spool or ./spool */
 	uint64_t spool_max_bytes;       /* per exporter */
 	const char *datadog_tags;       /* extra "k:v,k:v" for tags_profiler */
+	uint64_t file_max_bytes;        /* file exporter retention, 0 = no cap */
+	uint64_t file_max_age_s;        /* file exporter retention, 0 = no cap */
 };
 
 void export_options_default(struct export_options *o);
@@ -98,9 +100,11 @@ void exporter_done(struct exporter *e); /* accepts a zeroed one */
 
 /*
  * Files: one "perfagent-<UTC start>-<seq>.pb.gz" per window in dir, written atomically. The
- * directory is created if missing. Returns 0 or -errno (logged).
+ * directory is created if missing. After each window, the oldest of these files go while
+ * they exceed o->file_max_bytes in total or are older than o->file_max_age_s. Returns 0 or
+ * -errno (logged).
  */
-int export_file_new(const char *dir, struct exporter *ret);
+int export_file_new(const char *dir, const struct export_options *o, struct exporter *ret);
 
 enum export_api {
 	EXPORT_PYROSCOPE_PUSH,

@@ -116,6 +116,9 @@ static void usage(FILE *out)
 		"                             $STATE_DIRECTORY/spool or ./spool)\n"
 		"      --spool-max-bytes BYTES     per exporter; the oldest go first (default %llu)\n"
 		"      --datadog-tags K:V,... extra Datadog profile tags\n"
+		"      --output-max-bytes BYTES, --output-max-age SECONDS\n"
+		"                             file exporter retention: the oldest files go\n"
+		"                             first (default 0: keep everything)\n"
 		"\n"
 		"Other:\n"
 		"      --check-perf           check that the sampling events can be opened, exit\n"
@@ -174,9 +177,11 @@ enum {
 	OPT_SPOOL_DIR,
 	OPT_SPOOL_MAX_BYTES,
 	OPT_DATADOG_TAGS,
+	OPT_OUTPUT_MAX_BYTES,
+	OPT_OUTPUT_MAX_AGE,
 };
 
-/* The export options (OPT_EXPORT..OPT_DATADOG_TAGS). Returns 0 or -EINVAL (reported). */
+/* The export options (OPT_EXPORT..OPT_OUTPUT_MAX_AGE). Returns 0 or -EINVAL (reported). */
 static int parse_export_option(int c, const char *arg, struct options *o)
 {
 	struct export_options *e = &o->eo;
@@ -265,6 +270,18 @@ static int parse_export_option(int c, const char *arg, struct options *o)
 	case OPT_DATADOG_TAGS:
 		e->datadog_tags = arg;
 		return 0;
+	case OPT_OUTPUT_MAX_BYTES:
+		if (parse_u64(arg, 0, UINT64_MAX, &e->file_max_bytes) < 0) {
+			log_error("--output-max-bytes %s: expected bytes (0 = no cap)", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_OUTPUT_MAX_AGE:
+		if (parse_u64(arg, 0, UINT64_MAX / 2, &e->file_max_age_s) < 0) {
+			log_error("--output-max-age %s: expected seconds (0 = no cap)", arg);
+			return -EINVAL;
+		}
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -304,6 +321,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "spool-dir", required_argument, NULL, OPT_SPOOL_DIR },
 		{ "spool-max-bytes", required_argument, NULL, OPT_SPOOL_MAX_BYTES },
 		{ "datadog-tags", required_argument, NULL, OPT_DATADOG_TAGS },
+		{ "output-max-bytes", required_argument, NULL, OPT_OUTPUT_MAX_BYTES },
+		{ "output-max-age", required_argument, NULL, OPT_OUTPUT_MAX_AGE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{}
@@ -408,7 +427,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			log_set_level(l);
 			break;
 		}
-		case OPT_EXPORT ... OPT_DATADOG_TAGS:
+		case OPT_EXPORT ... OPT_OUTPUT_MAX_AGE:
 			if (parse_export_option(c, optarg, o) < 0)
 				return -EINVAL;
 			break;

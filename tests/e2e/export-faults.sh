@@ -8,7 +8,8 @@
 #     restart against the receiver, they all arrive exactly once, in order, before the new
 #     ones;
 #  4. a spool cap too small for the outage — the oldest windows are dropped and counted,
-#     the newest kept, the cap respected.
+#     the newest kept, the cap respected;
+#  5. the file exporter's retention cap keeps the newest files within --output-max-bytes.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/common.sh"
 . "$top_srcdir/tests/e2e/e2e-lib.sh"
 . "$top_srcdir/tests/e2e/export-lib.sh"
@@ -118,3 +119,15 @@ if e["dropped"] < 1 or size > 4096 or e["pending"] != len(spooled):
 if e["pending"] + e["dropped"] != len(times) or kept != times[len(times) - len(kept):]:
     sys.exit("FAIL: the spool did not keep exactly the newest windows")
 PY
+
+echo "== 5. file exporter retention"
+run_perfagent 60 "$TEST_TMP/5.log" -F 199 -i 1 -o "$TEST_TMP/files5" --output-max-bytes 3000 \
+	--summary-json "$S.5" -- "$shares" 5 || fail "perfagent exited with $PA_RC"
+windows=$(summary_field "$S.5" files)
+kept=$(find "$TEST_TMP/files5" -name 'perfagent-*.pb.gz' | wc -l)
+bytes=$(find "$TEST_TMP/files5" -name 'perfagent-*.pb.gz' -printf '%s\n' | awk '{s += $1} END {print s}')
+newest=$(cd "$TEST_TMP/files5" && ls | sort | tail -n "$kept" | tr '\n' ' ')
+echo "retention: $windows windows written, $kept files kept in $bytes bytes"
+[ "$kept" -ge 1 ] && [ "$kept" -lt "$windows" ] || fail "--output-max-bytes removed nothing"
+[ "$bytes" -le 3000 ] || [ "$kept" = 1 ] || fail "--output-max-bytes exceeded"
+[ "$(cd "$TEST_TMP/files5" && ls | tr '\n' ' ')" = "$newest" ] || fail "not the newest kept"
