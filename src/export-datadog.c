@@ -90,24 +90,20 @@ static int datadog_prepare(void *bctx, CURL *h, const struct spool_record *rec,
 static enum upload_verdict datadog_verdict(void *bctx, const struct upload_response *r, char *msg,
 					   size_t msg_size)
 {
-	char text[300];
+	size_t n;
 
-	upload_body_text(r, text, sizeof(text));
-	snprintf(msg, msg_size, "HTTP %ld%s%s%s", r->http_status, text[0] ? ": " : "", text,
-		 r->http_status == 403 ? " (the API key was refused)" : "");
+	upload_http_message(r, msg, msg_size);
+	n = strlen(msg);
+	if (r->http_status == 403 && n + 1 < msg_size)
+		snprintf(msg + n, msg_size - n, " (the API key was refused)");
 	return upload_http_verdict(r->http_status);
-}
-
-static void datadog_free(void *bctx)
-{
-	free(bctx);
 }
 
 static const struct upload_backend datadog_backend = {
 	.kind = "datadog",
 	.prepare = datadog_prepare,
 	.verdict = datadog_verdict,
-	.free = datadog_free,
+	.free = free,
 	.secret_header = "DD-API-KEY",
 };
 

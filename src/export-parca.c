@@ -22,7 +22,6 @@
 #include "export-wire.h"
 #include "upload.h"
 
-#define PROFILE_NAME "process_cpu"
 #define WRITERAW_PATH "/parca.profilestore.v1alpha1.ProfileStoreService/WriteRaw"
 
 /* gRPC status codes (grpc/doc/statuscodes.md) worth trying again. */
@@ -38,12 +37,17 @@ enum {
 };
 
 struct parca {
-	char base[2048];
-	char service[256];
+	struct upload_target t;
 	enum export_api api;
 	bool tls;
 	uint32_t timeout_s;
 };
+
+/* A Label in LabelSet.labels (field 1). */
+static void put_label(void *arg, const char *name, const char *value)
+{
+	wire_put_label(arg, 1, name, value);
+}
 
 static int parca_prepare(void *bctx, CURL *h, const struct spool_record *rec,
 			 struct upload_request *rq)
@@ -54,8 +58,7 @@ static int parca_prepare(void *bctx, CURL *h, const struct spool_record *rec,
 	int r;
 
 	wire_put_bytes(&sample, 1, rec->profile, rec->len);
-	wire_put_label(&set, 1, "__name__", PROFILE_NAME);
-	wire_put_label(&set, 1, "service_name", p->service);
+	upload_series_labels(rec, &p->t, put_label, &set);
 	wire_put_message(&series, 1, &set);
 	wire_put_message(&series, 2, &sample);
 	wire_put_message(&req, 2, &series);
@@ -77,7 +80,7 @@ static int parca_prepare(void *bctx, CURL *h, const struct spool_record *rec,
 	wire_buf_done(&req);
 	if (!framed)
 		return r < 0 ? r : -ENOMEM;
-	if (asprintf(&rq->url, "%s" WRITERAW_PATH, p->base) < 0) {
+	if (asprintf(&rq->url, "%s" WRITERAW_PATH, p->t.base) < 0) {
 		rq->url = NULL;
 		return -ENOMEM;
 	}
@@ -157,10 +160,7 @@ static enum upload_verdict parca_verdict(void *bctx, const struct upload_respons
 	long code;
 
 	if (r->http_status != 200) {
-		char text[300];
-
-		upload_body_text(r, text, sizeof(text));
-		snprintf(msg, msg_size, "HTTP %ld%s%s", r->http_status, text[0] ? ": " : "", text);
+		upload_http_message(r, msg, msg_size);
 		return upload_http_verdict(r->http_status);
 	}
 	st = upload_header(r, "grpc-status", status, sizeof(status));
@@ -197,39 +197,28 @@ static enum upload_verdict parca_verdict(void *bctx, const struct upload_respons
 	}
 }
 
-static void parca_free(void *bctx)
-{
-	free(bctx);
-}
-
 static const struct upload_backend parca_backend = {
 	.kind = "parca",
 	.prepare = parca_prepare,
 	.verdict = parca_verdict,
-	.free = parca_free,
+	.free = free,
 };
 
 static const struct upload_backend parca_web_backend = {
 	.kind = "parca-grpc-web",
 	.prepare = parca_prepare,
 	.verdict = parca_verdict,
-	.free = parca_free,
+	.free = free,
 };
 
 int export_parca_new(const char *url, enum export_api api, const struct export_options *o,
 		     struct exporter *ret)
 {
 	struct parca *p = calloc(1, sizeof(*p));
-	size_t n;
 
 	if (!p)
 		return -ENOMEM;
-	snprintf(p->base, sizeof(p->base), "%s", url);
-	n = strlen(p->base);
-	while (n && p->base[n - 1] == '/')
-		p->base[--n] = '\0';
-	snprintf(p->service, sizeof(p->service), "%s",
-		 o->service_name ? o->service_name : "perfagent");
+	upload_target_init(&p->t, url, o);
 	p->api = api;
 	p->tls = strncmp(url, "https://", 8) == 0;
 	p->timeout_s = o->timeout_s;

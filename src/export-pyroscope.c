@@ -23,14 +23,17 @@
 #include "export-wire.h"
 #include "upload.h"
 
-#define PROFILE_NAME "process_cpu"
-
 struct pyroscope {
-	char base[2048];
-	char service[256];
+	struct upload_target t;
 	enum export_api api;
 	long timeout_ms;
 };
+
+/* A types.v1.LabelPair in RawProfileSeries.labels (field 1). */
+static void put_pair(void *arg, const char *name, const char *value)
+{
+	wire_put_label(arg, 1, name, value);
+}
 
 static int push_prepare(void *bctx, CURL *h, const struct spool_record *rec,
 			struct upload_request *rq)
@@ -41,8 +44,7 @@ static int push_prepare(void *bctx, CURL *h, const struct spool_record *rec,
 
 	wire_put_bytes(&sample, 1, rec->profile, rec->len);
 	wire_put_string(&sample, 2, rec->id);
-	wire_put_label(&series, 1, "__name__", PROFILE_NAME);
-	wire_put_label(&series, 1, "service_name", p->service);
+	upload_series_labels(rec, &p->t, put_pair, &series);
 	wire_put_message(&series, 2, &sample);
 	wire_put_message(&req, 1, &series);
 	r = sample.err ? sample.err : series.err ? series.err : req.err;
@@ -54,7 +56,7 @@ static int push_prepare(void *bctx, CURL *h, const struct spool_record *rec,
 	}
 	rq->body = req.p;
 	rq->body_len = req.len;
-	if (asprintf(&rq->url, "%s/push.v1.PusherService/Push", p->base) < 0) {
+	if (asprintf(&rq->url, "%s/push.v1.PusherService/Push", p->t.base) < 0) {
 		rq->url = NULL;
 		return -ENOMEM;
 	}
@@ -72,7 +74,7 @@ static int ingest_prepare(void *bctx, CURL *h, const struct spool_record *rec,
 			  struct upload_request *rq)
 {
 	struct pyroscope *p = bctx;
-	char *name = curl_easy_escape(h, p->service, 0);
+	char *name = curl_easy_escape(h, p->t.service, 0);
 	int n;
 
 	if (!name)
@@ -80,7 +82,7 @@ static int ingest_prepare(void *bctx, CURL *h, const struct spool_record *rec,
 	n = asprintf(&rq->url,
 		     "%s/ingest?name=%s&from=%" PRIu64 "&until=%" PRIu64
 		     "&format=pprof&spyName=perfagent",
-		     p->base, name, rec->meta.start_real_ns,
+		     p->t.base, name, rec->meta.start_real_ns,
 		     rec->meta.start_real_ns + rec->meta.duration_ns);
 	curl_free(name);
 	if (n < 0) {
@@ -108,7 +110,6 @@ static enum upload_verdict pyroscope_verdict(void *bctx, const struct upload_res
 					     size_t msg_size)
 {
 	enum upload_verdict v = upload_http_verdict(r->http_status);
-	char text[400];
 	json_t *j;
 
 	if (v == UPLOAD_OK)
@@ -121,46 +122,34 @@ static enum upload_verdict pyroscope_verdict(void *bctx, const struct upload_res
 		snprintf(msg, msg_size, "HTTP %ld, %s: %s", r->http_status,
 			 json_string_value(json_object_get(j, "code")), m ? m : "");
 	} else {
-		upload_body_text(r, text, sizeof(text));
-		snprintf(msg, msg_size, "HTTP %ld%s%s", r->http_status, text[0] ? ": " : "", text);
+		upload_http_message(r, msg, msg_size);
 	}
 	json_decref(j);
 	return v;
-}
-
-static void pyroscope_free(void *bctx)
-{
-	free(bctx);
 }
 
 static const struct upload_backend pyroscope_backend = {
 	.kind = "pyroscope",
 	.prepare = pyroscope_prepare,
 	.verdict = pyroscope_verdict,
-	.free = pyroscope_free,
+	.free = free,
 };
 
 static const struct upload_backend pyroscope_ingest_backend = {
 	.kind = "pyroscope-ingest",
 	.prepare = pyroscope_prepare,
 	.verdict = pyroscope_verdict,
-	.free = pyroscope_free,
+	.free = free,
 };
 
 int export_pyroscope_new(const char *url, enum export_api api, const struct export_options *o,
 			 struct exporter *ret)
 {
 	struct pyroscope *p = calloc(1, sizeof(*p));
-	size_t n;
 
 	if (!p)
 		return -ENOMEM;
-	snprintf(p->base, sizeof(p->base), "%s", url);
-	n = strlen(p->base);
-	while (n && p->base[n - 1] == '/')
-		p->base[--n] = '\0';
-	snprintf(p->service, sizeof(p->service), "%s",
-		 o->service_name ? o->service_name : "perfagent");
+	upload_target_init(&p->t, url, o);
 	p->api = api;
 	p->timeout_ms = (long)o->timeout_s * 1000;
 	return export_uploader_new(url,

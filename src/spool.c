@@ -3,8 +3,10 @@
  * On-disk spool of undelivered windows. File format (then compressed whole with zstd):
  *
  *   "PASPOOL1"  8 bytes magic
- *   u64 start_real_ns, u64 duration_ns, u64 seq, u64 profile length   (little-endian)
+ *   u64 start_real_ns, u64 duration_ns, u64 seq, u64 profile length, u64 labels length
+ *                                                                      (little-endian)
  *   37 bytes id (NUL-terminated UUID)
+ *   labels ("name\0value\0" pairs, the window's series labels)
  *   profile bytes (the gzipped pprof as the flush thread made it)
  *
  * The index (names and sizes, sorted) lives in memory; the directory is scanned once at
@@ -27,7 +29,9 @@
 #include "util.h"
 
 #define SPOOL_MAGIC "PASPOOL1"
-#define SPOOL_HEADER (8 + 4 * 8 + SPOOL_ID_SIZE)
+#define SPOOL_ID_OFF (8 + 5 * 8)
+#define SPOOL_HEADER (SPOOL_ID_OFF + SPOOL_ID_SIZE)
+#define SPOOL_MAX_LABELS 65536
 #define SPOOL_MAX_FILES 1000000u
 #define SPOOL_MAX_PROFILE (256u << 20)
 #define SPOOL_NAME_SIZE 48
@@ -183,7 +187,8 @@ void spool_remove_oldest(struct spool *s)
 int spool_put(struct spool *s, const struct spool_record *rec, uint64_t *ret_dropped)
 {
 	_cleanup_free_ uint8_t *raw = NULL, *z = NULL;
-	size_t raw_len = SPOOL_HEADER + rec->len, zcap = ZSTD_compressBound(raw_len), zlen;
+	size_t raw_len = SPOOL_HEADER + rec->labels_len + rec->len,
+	       zcap = ZSTD_compressBound(raw_len), zlen;
 	char name[SPOOL_NAME_SIZE], path[PATH_MAX + SPOOL_NAME_SIZE];
 	struct spool_file *f;
 	uint64_t dropped = 0;
@@ -200,9 +205,12 @@ int spool_put(struct spool *s, const struct spool_record *rec, uint64_t *ret_dro
 	put_u64(raw + 16, rec->meta.duration_ns);
 	put_u64(raw + 24, rec->meta.seq);
 	put_u64(raw + 32, rec->len);
-	memset(raw + 40, 0, SPOOL_ID_SIZE);
-	memcpy(raw + 40, rec->id, strnlen(rec->id, SPOOL_ID_SIZE - 1));
-	memcpy(raw + SPOOL_HEADER, rec->profile, rec->len);
+	put_u64(raw + 40, rec->labels_len);
+	memset(raw + SPOOL_ID_OFF, 0, SPOOL_ID_SIZE);
+	memcpy(raw + SPOOL_ID_OFF, rec->id, strnlen(rec->id, SPOOL_ID_SIZE - 1));
+	if (rec->labels_len)
+		memcpy(raw + SPOOL_HEADER, rec->labels, rec->labels_len);
+	memcpy(raw + SPOOL_HEADER + rec->labels_len, rec->profile, rec->len);
 	zlen = ZSTD_compress(z, zcap, raw, raw_len, SPOOL_ZSTD_LEVEL);
 	if (ZSTD_isError(zlen))
 		return -EIO;
@@ -277,7 +285,7 @@ int spool_read_oldest(struct spool *s, struct spool_record *ret)
 	char path[PATH_MAX + SPOOL_NAME_SIZE];
 	unsigned long long raw_len;
 	size_t zlen = 0, got;
-	uint64_t plen;
+	uint64_t plen, llen;
 	int r;
 
 	if (s->n == 0)
@@ -297,7 +305,10 @@ int spool_read_oldest(struct spool *s, struct spool_record *ret)
 	if (ZSTD_isError(got) || got != raw_len || memcmp(raw, SPOOL_MAGIC, 8) != 0)
 		return -EBADMSG;
 	plen = get_u64(raw + 32);
-	if (plen != raw_len - SPOOL_HEADER || raw[40 + SPOOL_ID_SIZE - 1] != '\0')
+	llen = get_u64(raw + 40);
+	if (llen > SPOOL_MAX_LABELS || plen != raw_len - SPOOL_HEADER - llen ||
+	    raw[SPOOL_ID_OFF + SPOOL_ID_SIZE - 1] != '\0' ||
+	    (llen && raw[SPOOL_HEADER + llen - 1] != '\0'))
 		return -EBADMSG;
 	*ret = (struct spool_record){
 		.meta = {.start_real_ns = get_u64(raw + 8),
@@ -305,10 +316,17 @@ int spool_read_oldest(struct spool *s, struct spool_record *ret)
 			 .seq = get_u64(raw + 24)},
 		.len = plen,
 	};
-	memcpy(ret->id, raw + 40, SPOOL_ID_SIZE);
+	memcpy(ret->id, raw + SPOOL_ID_OFF, SPOOL_ID_SIZE);
 	ret->profile = malloc(plen ? plen : 1);
-	if (!ret->profile)
+	ret->labels = llen ? malloc(llen) : NULL;
+	if (!ret->profile || (llen && !ret->labels)) {
+		free(ret->profile);
+		free(ret->labels);
 		return -ENOMEM;
-	memcpy(ret->profile, raw + SPOOL_HEADER, plen);
+	}
+	ret->labels_len = llen;
+	if (llen)
+		memcpy(ret->labels, raw + SPOOL_HEADER, llen);
+	memcpy(ret->profile, raw + SPOOL_HEADER + llen, plen);
 	return 0;
 }

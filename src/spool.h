@@ -23,6 +23,10 @@ struct spool_record {
 	char id[SPOOL_ID_SIZE]; /* kept with the window so a replay carries the same id */
 	uint8_t *profile;	/* owned by the record after spool_read_oldest() */
 	size_t len;
+	/* The window's series labels as "name\0value\0" pairs (none when empty), owned like
+	 * profile. Backends add them to the series, where they override the defaults. */
+	char *labels;
+	size_t labels_len;
 };
 
 struct spool;
@@ -41,7 +45,8 @@ const char *spool_dir(const struct spool *s);
  * Returns 0 or -errno.
  */
 int spool_put(struct spool *s, const struct spool_record *rec, uint64_t *ret_dropped);
-/* Reads the oldest window into ret (ret->profile owned by the caller). -ENOENT when empty,
+/* Reads the oldest window into ret (ret->profile and ->labels owned by the caller). -ENOENT
+ * when empty,
  * -EBADMSG when the file is damaged (the caller removes it). */
 int spool_read_oldest(struct spool *s, struct spool_record *ret);
 /* Removes the oldest window. */

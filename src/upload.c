@@ -153,6 +153,62 @@ const char *upload_header(const struct upload_response *r, const char *name, cha
 	return buf;
 }
 
+void upload_target_init(struct upload_target *t, const char *url, const struct export_options *o)
+{
+	size_t n;
+
+	snprintf(t->base, sizeof(t->base), "%s", url);
+	n = strlen(t->base);
+	while (n && t->base[n - 1] == '/')
+		t->base[--n] = '\0';
+	snprintf(t->service, sizeof(t->service), "%s",
+		 o->service_name ? o->service_name : "perfagent");
+}
+
+/* Value of label name among rec's "name\0value\0" pairs, or NULL. */
+static const char *record_label(const struct spool_record *rec, const char *name)
+{
+	const char *p = rec->labels, *end = rec->labels + rec->labels_len;
+
+	while (p && p < end) {
+		const char *v = p + strlen(p) + 1;
+
+		if (v >= end)
+			break;
+		if (strcmp(p, name) == 0)
+			return v;
+		p = v + strlen(v) + 1;
+	}
+	return NULL;
+}
+
+void upload_series_labels(const struct spool_record *rec, const struct upload_target *t,
+			  upload_label_fn *fn, void *arg)
+{
+	const char *p = rec->labels, *end = rec->labels + rec->labels_len, *v;
+
+	v = record_label(rec, "__name__");
+	fn(arg, "__name__", v ? v : UPLOAD_PROFILE_NAME);
+	v = record_label(rec, "service_name");
+	fn(arg, "service_name", v ? v : t->service);
+	while (p && p < end) {
+		v = p + strlen(p) + 1;
+		if (v >= end)
+			break;
+		if (strcmp(p, "__name__") != 0 && strcmp(p, "service_name") != 0)
+			fn(arg, p, v);
+		p = v + strlen(v) + 1;
+	}
+}
+
+void upload_http_message(const struct upload_response *r, char *msg, size_t size)
+{
+	char text[300];
+
+	upload_body_text(r, text, sizeof(text));
+	snprintf(msg, size, "HTTP %ld%s%s", r->http_status, text[0] ? ": " : "", text);
+}
+
 void upload_body_text(const struct upload_response *r, char *buf, size_t size)
 {
 	size_t n = 0;
@@ -290,6 +346,14 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+static void record_free(struct spool_record *rec)
+{
+	free(rec->profile);
+	free(rec->labels);
+	rec->profile = NULL;
+	rec->labels = NULL;
+}
+
 static void request_done(struct upload_request *rq)
 {
 	curl_slist_free_all(rq->headers);
@@ -306,7 +370,7 @@ static void transfer_release(struct uploader *u, struct transfer *t)
 		curl_easy_cleanup(t->h);
 	}
 	request_done(&t->rq);
-	free(t->rec.profile);
+	record_free(&t->rec);
 	free(t->body);
 	*t = (struct transfer){0};
 	u->n_inflight--;
@@ -386,11 +450,12 @@ static int transfer_start(struct uploader *u, struct spool_record *rec, bool fro
 			break;
 		}
 	if (!t) {
-		free(rec->profile);
+		record_free(rec);
 		return -EBUSY;
 	}
 	*t = (struct transfer){.in_use = true, .from_spool = from_spool, .rec = *rec};
 	rec->profile = NULL;
+	rec->labels = NULL;
 	u->n_inflight++;
 	t->h = curl_easy_init();
 	if (!t->h) {
@@ -441,8 +506,7 @@ static void spool_record_put(struct uploader *u, struct spool_record *rec)
 		log_debug("%s: window %" PRIu64 " spooled (%zu windows waiting)", u->shown,
 			  rec->meta.seq, spool_count(u->spool));
 	}
-	free(rec->profile);
-	rec->profile = NULL;
+	record_free(rec);
 }
 
 /* Moves the whole memory queue to the spool (keeps the order invariant). */
@@ -855,7 +919,7 @@ int uploader_enqueue(struct uploader *u, const uint8_t *profile, size_t len,
 	if (u->n_inbox >= INBOX_MAX || u->stop) {
 		u->st.dropped++;
 		pthread_mutex_unlock(&u->lock);
-		free(it->rec.profile);
+		record_free(&it->rec);
 		free(it);
 		return log_error_errno(
 			-ENOBUFS, "%s: upload thread not keeping up: window %" PRIu64 " dropped",
@@ -900,14 +964,14 @@ void uploader_free(struct uploader *u)
 		struct item *it = u->inbox;
 
 		u->inbox = it->next;
-		free(it->rec.profile);
+		record_free(&it->rec);
 		free(it);
 	}
 	while (u->queue) {
 		struct item *it = u->queue;
 
 		u->queue = it->next;
-		free(it->rec.profile);
+		record_free(&it->rec);
 		free(it);
 	}
 	if (u->tr)

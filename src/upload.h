@@ -86,6 +86,24 @@ int export_uploader_new(const char *url, const struct upload_backend *backend, v
 			const struct export_options *o, struct exporter *ret);
 
 /* Helpers for backends. */
+
+/* What every backend addresses: the URL without trailing slashes, and the service name. */
+struct upload_target {
+	char base[2048];
+	char service[256];
+};
+void upload_target_init(struct upload_target *t, const char *url, const struct export_options *o);
+/*
+ * The labels of a window's series, each passed to fn: __name__ ("process_cpu" unless the
+ * window's labels say otherwise), service_name (the window's, else t->service), then the
+ * window's other labels in their order.
+ */
+#define UPLOAD_PROFILE_NAME "process_cpu"
+typedef void upload_label_fn(void *arg, const char *name, const char *value);
+void upload_series_labels(const struct spool_record *rec, const struct upload_target *t,
+			  upload_label_fn *fn, void *arg);
+/* "HTTP <status>: <body as text>" for a log line. */
+void upload_http_message(const struct upload_response *r, char *msg, size_t size);
 enum upload_verdict upload_http_verdict(long http_status);
 /* Value of header name (case-insensitive) in r->headers, the last one if repeated (trailers
  * come after headers). Copies into buf; returns buf or NULL. */

@@ -75,6 +75,7 @@ EXTRA_DIST += \
 	tests/receivers/package-lock.json \
 	tests/receivers/connect-receiver.mjs \
 	tests/receivers/parca_grpc_receiver.py \
-	tests/receivers/datadog_receiver.py
+	tests/receivers/datadog_receiver.py \
+	tests/receivers/receiver_common.py
 # e2e-lib.sh serializes the end-to-end tests with flock on this file.
 CLEANFILES += tests/e2e/.e2e-lock

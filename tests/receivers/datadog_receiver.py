@@ -10,36 +10,23 @@ OUT/received.jsonl; refusals (HTTP 400) to OUT/refused.jsonl.
 Usage: datadog_receiver.py --pb-dir DIR --out DIR --port-file F [--api-key-file F]
 (with --api-key-file, requests without that DD-API-KEY get 403, like the intake).
 """
-import argparse
 import gzip
 import io
 import json
 import os
 import re
 import sys
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--pb-dir", required=True)
-parser.add_argument("--out", required=True)
-parser.add_argument("--port-file", required=True)
-parser.add_argument("--api-key-file")
-args = parser.parse_args()
-sys.path.insert(0, args.pb_dir)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from receiver_common import Recorder, parse_args, write_port  # noqa: E402
 
+args = parse_args([("--api-key-file", {})])
 import multipart  # noqa: E402  (Debian python3-multipart)
 import pprof_profile_pb2 as pp  # noqa: E402
 
 RFC3339_NS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$")
-os.makedirs(args.out, exist_ok=True)
-lock = threading.Lock()
-count = [0]
-
-
-def record(name, obj):
-    with open(os.path.join(args.out, name), "a") as f:
-        f.write(json.dumps(obj) + "\n")
+rec = Recorder(args.out)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -55,7 +42,7 @@ class Handler(BaseHTTPRequestHandler):
                     if self.headers.get("DD-API-KEY") != f.read().strip():
                         self.send_response(403)
                         self.end_headers()
-                        record("refused.jsonl", {"api": "datadog", "error": "bad api key"})
+                        rec.refuse("datadog", "bad api key")
                         return
             if self.path not in ("/profiling/v1/input", "/api/v2/profile"):
                 raise ValueError(f"unexpected path {self.path}")
@@ -92,29 +79,20 @@ class Handler(BaseHTTPRequestHandler):
                 raise ValueError("profile.pprof is not gzip")
             p = pp.Profile()
             p.ParseFromString(gzip.decompress(raw))
-            with lock:
-                count[0] += 1
-                n = count[0]
-                fname = "%06d.pb.gz" % n
-                with open(os.path.join(args.out, fname), "wb") as f:
-                    f.write(raw)
-                record("received.jsonl", {
-                    "n": n, "api": "datadog", "file": fname, "labels": tags,
-                    "time_nanos": str(p.time_nanos), "samples": len(p.sample),
-                    "event": ev, "headers": {k.lower(): v for k, v in self.headers.items()
-                                             if k.lower() in ("dd-evp-origin", "x-test",
-                                                              "user-agent")}})
+            rec.accept(raw, {
+                "api": "datadog", "labels": tags, "time_nanos": str(p.time_nanos),
+                "samples": len(p.sample), "event": ev,
+                "headers": {k.lower(): v for k, v in self.headers.items()
+                            if k.lower() in ("dd-evp-origin", "x-test", "user-agent")}})
             self.send_response(200)
             self.end_headers()
         except Exception as e:
-            record("refused.jsonl", {"api": "datadog", "error": str(e)})
+            rec.refuse("datadog", e)
             self.send_response(400)
             self.end_headers()
             self.wfile.write(str(e).encode())
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-with open(args.port_file + ".tmp", "w") as f:
-    f.write(str(server.server_address[1]))
-os.rename(args.port_file + ".tmp", args.port_file)
+server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+write_port(args.port_file, server.server_address[1])
 server.serve_forever()

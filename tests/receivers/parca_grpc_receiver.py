@@ -13,37 +13,23 @@ in OUT/received.jsonl (refusals in OUT/refused.jsonl).
 Usage: parca_grpc_receiver.py --pb-dir DIR --out DIR --port-file F [--port P]
 (DIR holds parca_profilestore_min_pb2.py and pprof_profile_pb2.py from protoc --python_out).
 """
-import argparse
 import gzip
-import json
 import os
 import re
 import signal
 import sys
-import threading
 from concurrent import futures
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--pb-dir", required=True)
-parser.add_argument("--out", required=True)
-parser.add_argument("--port-file", required=True)
-parser.add_argument("--port", type=int, default=0)
-args = parser.parse_args()
-sys.path.insert(0, args.pb_dir)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from receiver_common import Recorder, parse_args, write_port  # noqa: E402
 
+args = parse_args()
 import grpc  # noqa: E402  (Debian python3-grpcio)
 import parca_profilestore_min_pb2 as ps  # noqa: E402
 import pprof_profile_pb2 as pp  # noqa: E402
 
 LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-os.makedirs(args.out, exist_ok=True)
-lock = threading.Lock()
-count = [0]
-
-
-def record(name, obj):
-    with open(os.path.join(args.out, name), "a") as f:
-        f.write(json.dumps(obj) + "\n")
+rec = Recorder(args.out)
 
 
 def check_profile(raw):
@@ -78,21 +64,15 @@ def write_raw(req, ctx):
                 raise ValueError(f"invalid label names {names}")
             for smp in s.samples:
                 p = check_profile(smp.raw_profile)
-                with lock:
-                    count[0] += 1
-                    n = count[0]
-                    fname = "%06d.pb.gz" % n
-                    with open(os.path.join(args.out, fname), "wb") as f:
-                        f.write(smp.raw_profile)
-                    md = {k: v for k, v in ctx.invocation_metadata()}
-                    record("received.jsonl", {
-                        "n": n, "api": "parca", "protocol": "grpc", "file": fname,
-                        "labels": {lab.name: lab.value for lab in s.labels.labels},
-                        "time_nanos": str(p.time_nanos), "samples": len(p.sample),
-                        "headers": {k: md[k] for k in ("authorization", "x-scope-orgid",
-                                                       "x-test", "user-agent") if k in md}})
+                md = dict(ctx.invocation_metadata())
+                rec.accept(smp.raw_profile, {
+                    "api": "parca", "protocol": "grpc",
+                    "labels": {lab.name: lab.value for lab in s.labels.labels},
+                    "time_nanos": str(p.time_nanos), "samples": len(p.sample),
+                    "headers": {k: md[k] for k in ("authorization", "x-scope-orgid",
+                                                   "x-test", "user-agent") if k in md}})
     except Exception as e:  # refused like Parca: INVALID_ARGUMENT with the reason
-        record("refused.jsonl", {"api": "parca", "error": str(e)})
+        rec.refuse("parca", e)
         ctx.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
     return ps.WriteRawResponse()
 
@@ -105,8 +85,6 @@ server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
         response_serializer=ps.WriteRawResponse.SerializeToString)}),))
 port = server.add_insecure_port(f"127.0.0.1:{args.port}")
 server.start()
-with open(args.port_file + ".tmp", "w") as f:
-    f.write(str(port))
-os.rename(args.port_file + ".tmp", args.port_file)
+write_port(args.port_file, port)
 signal.signal(signal.SIGTERM, lambda *a: (server.stop(0), sys.exit(0)))
 server.wait_for_termination()

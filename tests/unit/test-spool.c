@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The spool on its own: windows come back oldest first with their metadata and id, a
+ * The spool on its own: windows come back oldest first with their metadata, id and labels, a
  * reopened spool finds what an earlier run left, the byte cap drops the oldest and says how
  * many, a damaged file is reported (-EBADMSG) rather than replayed, stray temporary files are
  * ignored.
@@ -50,6 +50,8 @@ int main(void)
 	r = rec(1000, 1, 2000, 1);
 	CHECK_EQ_U64(spool_put(s, &r, &dropped), 0);
 	r = rec(2000, 2, 2000, 2);
+	r.labels = (char *)"service_name\0checkout\0pod\0web-1\0";
+	r.labels_len = sizeof("service_name\0checkout\0pod\0web-1\0") - 1;
 	CHECK_EQ_U64(spool_put(s, &r, &dropped), 0);
 	CHECK_EQ_U64(spool_count(s), 3);
 	CHECK_EQ_U64(spool_read_oldest(s, &got), 0);
@@ -58,6 +60,7 @@ int main(void)
 	CHECK_EQ_U64(got.meta.duration_ns, 1000);
 	CHECK_EQ_U64(got.len, 2000);
 	CHECK_STREQ(got.id, "00000000-0000-4000-8000-000000000001");
+	CHECK_EQ_U64(got.labels_len, 0);
 	r = rec(1000, 1, 2000, 1);
 	CHECK(memcmp(got.profile, r.profile, 2000) == 0);
 	free(got.profile);
@@ -74,7 +77,11 @@ int main(void)
 	CHECK_EQ_U64(spool_count(s), 2);
 	CHECK_EQ_U64(spool_read_oldest(s, &got), 0);
 	CHECK_EQ_U64(got.meta.seq, 2);
+	CHECK_EQ_U64(got.labels_len, sizeof("service_name\0checkout\0pod\0web-1\0") - 1);
+	CHECK(got.labels &&
+	      memcmp(got.labels, "service_name\0checkout\0pod\0web-1\0", got.labels_len) == 0);
 	free(got.profile);
+	free(got.labels);
 	snprintf(path, sizeof(path), "%s/00000000000000002000-000002.zst", dir);
 	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	CHECK(fd >= 0 && write(fd, "garbage!", 8) == 8);
