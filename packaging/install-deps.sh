@@ -24,6 +24,9 @@ if command -v apt-get >/dev/null 2>&1; then
 	tests="golang-go protobuf-compiler python3 python3-protobuf binutils util-linux procps
 	       linux-perf gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross
 	       qemu-user nodejs debuginfod rustc xz-utils"
+	# The exporter tests' loopback receivers: Node (npm ci of tests/receivers), grpcio's
+	# C-core gRPC server, a multipart parser.
+	tests="$tests npm python3-grpcio python3-multipart"
 	pkgs=$build
 	[ $want_tests = yes ] && pkgs="$pkgs $tests"
 	export DEBIAN_FRONTEND=noninteractive
@@ -36,6 +39,7 @@ elif command -v dnf >/dev/null 2>&1; then
 	       elfutils-debuginfod-client-devel pcre2-devel xz-devel binutils-devel"
 	tests="golang protobuf-compiler python3 python3-protobuf binutils util-linux procps-ng perf
 	       gcc-aarch64-linux-gnu gcc-c++-aarch64-linux-gnu qemu-user nodejs elfutils-debuginfod rust xz"
+	tests="$tests npm python3-grpcio python3-multipart"
 	pkgs=$build
 	[ $want_tests = yes ] && pkgs="$pkgs $tests"
 	# shellcheck disable=SC2086

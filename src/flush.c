@@ -789,8 +789,16 @@ static void flush_window(struct flusher *f, struct profile_window *w)
 			.labels = labels,
 			.labels_hash = labelset_hash(labels),
 		};
-		e = f->cfg.exporter.ops->send(f->cfg.exporter.ctx, buf, len, &meta, where,
-					      sizeof(where));
+		e = 0;
+		for (size_t x = 0; x < f->cfg.n_exporters; x++) {
+			const struct exporter *ex = &f->cfg.exporters[x];
+			char to[PATH_MAX];
+
+			if (ex->ops->send(ex->ctx, buf, len, &meta, to, sizeof(to)) < 0)
+				e = -EIO;
+			else if (!where[0])
+				memcpy(where, to, sizeof(where));
+		}
 		free(buf);
 		if (e < 0) {
 			f->sum.send_errors++;
@@ -984,6 +992,9 @@ void flusher_finish(struct flusher *f)
 	pthread_mutex_unlock(&f->lock);
 	pthread_join(f->thread, NULL);
 	f->started = false;
+	for (size_t i = 0; i < f->cfg.n_exporters; i++)
+		if (f->cfg.exporters[i].ops->finish)
+			f->cfg.exporters[i].ops->finish(f->cfg.exporters[i].ctx);
 }
 
 void flusher_free(struct flusher *f)
@@ -993,8 +1004,8 @@ void flusher_free(struct flusher *f)
 	flusher_finish(f);
 	profile_window_free(f->spare);
 	profile_window_free(f->pending);
-	if (f->cfg.exporter.ops)
-		f->cfg.exporter.ops->free(f->cfg.exporter.ctx);
+	for (size_t i = 0; i < f->cfg.n_exporters; i++)
+		exporter_done(&f->cfg.exporters[i]);
 	for (uint32_t j = 0; f->pins && j < PIN_SLOTS; j++)
 		if (f->pins[j].path)
 			sym_binary_unref(f->pins[j].bin);
@@ -1036,4 +1047,19 @@ size_t flusher_hottest(struct flusher *f, struct flush_hot *ret, size_t max)
 	n = hottest_locked(f, ret, max);
 	pthread_mutex_unlock(&f->lock);
 	return n;
+}
+
+bool flusher_export_stats(struct flusher *f, size_t i, const char **ret_target,
+			  struct export_stats *ret)
+{
+	const struct exporter *e;
+
+	if (i >= f->cfg.n_exporters)
+		return false;
+	e = &f->cfg.exporters[i];
+	*ret_target = e->target;
+	*ret = (struct export_stats){ 0 };
+	if (e->ops->get_stats)
+		e->ops->get_stats(e->ctx, ret);
+	return true;
 }

@@ -30,10 +30,13 @@ enum flush_symbolize {
 	FLUSH_SYMBOLIZE_NONE,  /* no names: build-ids, file offsets and addresses for a backend */
 };
 
+#define FLUSH_MAX_EXPORTERS 8
+
 struct flush_config {
 	uint32_t frequency_hz;
 	const char *event_name;
-	struct exporter exporter; /* ownership taken */
+	struct exporter exporters[FLUSH_MAX_EXPORTERS]; /* ownership taken */
+	size_t n_exporters;
 	const char *kallsyms_path; /* NULL = /proc/kallsyms */
 	const char *debuginfod_urls; /* NULL or "": no debuginfod */
 	unsigned debuginfod_timeout_s; /* 0 = the provider's default */
@@ -53,8 +56,8 @@ struct flush_hot {
 
 struct flush_summary {
 	uint64_t windows;
-	uint64_t files;
-	uint64_t send_errors;
+	uint64_t files;       /* windows every exporter accepted */
+	uint64_t send_errors; /* windows some exporter could not take */
 	uint64_t samples;
 	uint64_t bytes;
 	uint64_t processes; /* distinct pids over the run */
@@ -84,12 +87,16 @@ struct profile_window *flusher_submit(struct flusher *f, struct profile_window *
  * caller's) while the previous window is still being flushed.
  */
 struct profile_window *flusher_try_submit(struct flusher *f, struct profile_window *full);
-/* Waits until every submitted window is flushed, then stops the thread. */
+/* Waits until every submitted window is flushed, stops the thread, then lets each exporter
+ * deliver (or spool) what it still holds. */
 void flusher_finish(struct flusher *f);
 void flusher_free(struct flusher *f); /* accepts NULL; frees the windows it holds */
 
 void flusher_get_summary(struct flusher *f, struct flush_summary *ret);
 /* The hottest leaf functions over the whole run, most samples first; returns how many. */
 size_t flusher_hottest(struct flusher *f, struct flush_hot *ret, size_t max);
+/* Counters of exporter i (its target into *ret_target, borrowed); false past the last. */
+bool flusher_export_stats(struct flusher *f, size_t i, const char **ret_target,
+			  struct export_stats *ret);
 
 #endif

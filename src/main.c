@@ -83,10 +83,18 @@ struct options {
 	uint64_t symbol_cache_bytes;
 	const char *debuginfo_dirs[MAX_DEBUGINFO_DIRS];
 	size_t n_debuginfo_dirs;
+	/* Exporters: --export KIND=DEST (and -o DIR for file=DIR), with their shared options. */
+	const char *exports[FLUSH_MAX_EXPORTERS];
+	size_t n_exports;
+	bool output_dir_set;
+	struct export_options eo;
 };
 
 static void usage(FILE *out)
 {
+	struct export_options d;
+
+	export_options_default(&d);
 	fprintf(out,
 		"Usage: perfagent [OPTIONS] [-- COMMAND [ARGS...]]\n"
 		"\n"
@@ -150,6 +158,31 @@ static void usage(FILE *out)
 		"                             like /usr/lib/debug (.build-id/xx/rest.debug); may\n"
 		"                             be repeated\n"
 		"      --symbol-cache-size MIB  memory for symbol tables and DWARF (default %d)\n"
+		"Export (-o DIR is --export file=DIR; several exporters may run at once):\n"
+		"      --export KIND=DEST     file=DIR, pyroscope=URL (Connect Push),\n"
+		"                             pyroscope-ingest=URL (legacy /ingest), parca=URL\n"
+		"                             (gRPC, h2c on http://), parca-grpc-web=URL,\n"
+		"                             datadog=URL (agent, or agentless intake)\n"
+		"      --service-name NAME    service_name / service: tag (default: the command's\n"
+		"                             name, the first --pid's name, or perfagent)\n"
+		"      --bearer-token-file FILE   Authorization: Bearer, re-read when it changes\n"
+		"      --basic-auth-user USER     HTTP basic auth, with the password read from\n"
+		"      --basic-auth-password-file FILE\n"
+		"      --api-key-file FILE    Datadog agentless: DD-API-KEY\n"
+		"      --tenant ID            X-Scope-OrgID header\n"
+		"      --header 'NAME: VALUE' extra request header (repeatable)\n"
+		"      --tls-ca-file FILE, --tls-cert-file FILE, --tls-key-file FILE\n"
+		"      --tls-insecure-skip-verify  do not verify the server certificate (unsafe)\n"
+		"      --export-timeout SECONDS    one request, connection included (default %u)\n"
+		"      --export-concurrency N      requests in flight per exporter (default %u)\n"
+		"      --retry-max-delay SECONDS   backoff cap between retries (default %u)\n"
+		"      --spool-dir DIR        undelivered windows wait here (default\n"
+		"                             $STATE_DIRECTORY/spool or ./spool)\n"
+		"      --spool-max-bytes BYTES     per exporter; the oldest go first (default %llu)\n"
+		"      --datadog-tags K:V,... extra Datadog profile tags\n"
+		"      --output-max-bytes BYTES, --output-max-age SECONDS\n"
+		"                             file exporter retention: the oldest files go\n"
+		"                             first (default 0: keep everything)\n"
 		"\n"
 		"Other:\n"
 		"  -c, --config FILE          a JSON file whose keys are these long options, plus\n"
@@ -163,7 +196,8 @@ static void usage(FILE *out)
 		"Privileges: root, or CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8) plus\n"
 		"CAP_SYS_PTRACE to read other users' binaries, or kernel.perf_event_paranoid <= 0.\n",
 		DEFAULT_FREQUENCY_HZ, DEFAULT_STACK_SIZE, DEFAULT_MAX_SERIES, DEFAULT_OUTPUT_DIR,
-		DEFAULT_INTERVAL_S, DEFAULT_SYMBOL_CACHE_MIB);
+		DEFAULT_INTERVAL_S, DEFAULT_SYMBOL_CACHE_MIB, d.timeout_s, d.concurrency, d.retry_max_s,
+		(unsigned long long)d.spool_max_bytes);
 }
 
 static int str_list_add(struct str_list *l, const char *s)
@@ -224,6 +258,7 @@ static int set_duration(void *ctx, const char *v)
 static int set_output_dir(void *ctx, const char *v)
 {
 	((struct options *)ctx)->output_dir = v;
+	((struct options *)ctx)->output_dir_set = true;
 	return 0;
 }
 
@@ -492,6 +527,161 @@ static int set_symbol_cache_size(void *ctx, const char *v)
 	return 0;
 }
 
+enum {
+	OPT_EXPORT = 256,
+	OPT_SERVICE_NAME,
+	OPT_BEARER_TOKEN_FILE,
+	OPT_BASIC_AUTH_USER,
+	OPT_BASIC_AUTH_PASSWORD_FILE,
+	OPT_API_KEY_FILE,
+	OPT_TENANT,
+	OPT_HEADER,
+	OPT_TLS_CA_FILE,
+	OPT_TLS_CERT_FILE,
+	OPT_TLS_KEY_FILE,
+	OPT_TLS_INSECURE,
+	OPT_EXPORT_TIMEOUT,
+	OPT_EXPORT_CONCURRENCY,
+	OPT_RETRY_MAX_DELAY,
+	OPT_SPOOL_DIR,
+	OPT_SPOOL_MAX_BYTES,
+	OPT_DATADOG_TAGS,
+	OPT_OUTPUT_MAX_BYTES,
+	OPT_OUTPUT_MAX_AGE,
+};
+
+/* The export options (OPT_EXPORT..OPT_OUTPUT_MAX_AGE). Returns 0 or -EINVAL (reported). */
+static int parse_export_option(int c, const char *arg, struct options *o)
+{
+	struct export_options *e = &o->eo;
+	uint64_t v;
+
+	switch (c) {
+	case OPT_EXPORT:
+		if (o->n_exports >= FLUSH_MAX_EXPORTERS) {
+			log_error("--export: at most %d exporters", FLUSH_MAX_EXPORTERS);
+			return -EINVAL;
+		}
+		o->exports[o->n_exports++] = arg;
+		return 0;
+	case OPT_SERVICE_NAME:
+		e->service_name = arg;
+		return 0;
+	case OPT_BEARER_TOKEN_FILE:
+		e->bearer_token_file = arg;
+		return 0;
+	case OPT_BASIC_AUTH_USER:
+		e->basic_user = arg;
+		return 0;
+	case OPT_BASIC_AUTH_PASSWORD_FILE:
+		e->basic_password_file = arg;
+		return 0;
+	case OPT_API_KEY_FILE:
+		e->api_key_file = arg;
+		return 0;
+	case OPT_TENANT:
+		e->tenant = arg;
+		return 0;
+	case OPT_HEADER:
+		/* Only the name is ever shown: the value may be a credential. */
+		if (!strchr(arg, ':') || strchr(arg, ':') == arg || strpbrk(arg, "\r\n") ||
+		    e->n_headers >= EXPORT_MAX_HEADERS) {
+			log_error("--header %.*s: expected 'Name: value' on one line (at most %d)",
+				  (int)strcspn(arg, ":\r\n"), arg, EXPORT_MAX_HEADERS);
+			return -EINVAL;
+		}
+		e->headers[e->n_headers++] = arg;
+		return 0;
+	case OPT_TLS_CA_FILE:
+		e->tls_ca_file = arg;
+		return 0;
+	case OPT_TLS_CERT_FILE:
+		e->tls_cert_file = arg;
+		return 0;
+	case OPT_TLS_KEY_FILE:
+		e->tls_key_file = arg;
+		return 0;
+	case OPT_TLS_INSECURE:
+		e->tls_insecure = true;
+		return 0;
+	case OPT_EXPORT_TIMEOUT:
+		if (parse_u64(arg, 1, 3600, &v) < 0) {
+			log_error("--export-timeout %s: expected seconds, 1 to 3600", arg);
+			return -EINVAL;
+		}
+		e->timeout_s = (uint32_t)v;
+		e->connect_timeout_s = e->timeout_s < e->connect_timeout_s ? e->timeout_s
+									 : e->connect_timeout_s;
+		return 0;
+	case OPT_EXPORT_CONCURRENCY:
+		if (parse_u64(arg, 1, 64, &v) < 0) {
+			log_error("--export-concurrency %s: expected 1 to 64", arg);
+			return -EINVAL;
+		}
+		e->concurrency = (uint32_t)v;
+		return 0;
+	case OPT_RETRY_MAX_DELAY:
+		if (parse_u64(arg, 1, 3600, &v) < 0) {
+			log_error("--retry-max-delay %s: expected seconds, 1 to 3600", arg);
+			return -EINVAL;
+		}
+		e->retry_max_s = (uint32_t)v;
+		return 0;
+	case OPT_SPOOL_DIR:
+		e->spool_dir = arg;
+		return 0;
+	case OPT_SPOOL_MAX_BYTES:
+		if (parse_u64(arg, 4096, 1ULL << 50, &e->spool_max_bytes) < 0) {
+			log_error("--spool-max-bytes %s: expected bytes, at least 4096", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_DATADOG_TAGS:
+		e->datadog_tags = arg;
+		return 0;
+	case OPT_OUTPUT_MAX_BYTES:
+		if (parse_u64(arg, 0, UINT64_MAX, &e->file_max_bytes) < 0) {
+			log_error("--output-max-bytes %s: expected bytes (0 = no cap)", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_OUTPUT_MAX_AGE:
+		if (parse_u64(arg, 0, UINT64_MAX / 2, &e->file_max_age_s) < 0) {
+			log_error("--output-max-age %s: expected seconds (0 = no cap)", arg);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* The export options through the table: each setter hands its option to parse_export_option(). */
+#define EXPORT_SETTER(fn, opt)                                                               \
+	static int fn(void *ctx, const char *v)                                                \
+	{                                                                                      \
+		return parse_export_option(opt, v, ctx);                                           \
+	}
+EXPORT_SETTER(set_export, OPT_EXPORT)
+EXPORT_SETTER(set_service_name, OPT_SERVICE_NAME)
+EXPORT_SETTER(set_bearer_token_file, OPT_BEARER_TOKEN_FILE)
+EXPORT_SETTER(set_basic_auth_user, OPT_BASIC_AUTH_USER)
+EXPORT_SETTER(set_basic_auth_password_file, OPT_BASIC_AUTH_PASSWORD_FILE)
+EXPORT_SETTER(set_api_key_file, OPT_API_KEY_FILE)
+EXPORT_SETTER(set_tenant, OPT_TENANT)
+EXPORT_SETTER(set_header, OPT_HEADER)
+EXPORT_SETTER(set_tls_ca_file, OPT_TLS_CA_FILE)
+EXPORT_SETTER(set_tls_cert_file, OPT_TLS_CERT_FILE)
+EXPORT_SETTER(set_tls_key_file, OPT_TLS_KEY_FILE)
+EXPORT_SETTER(set_tls_insecure_skip_verify, OPT_TLS_INSECURE)
+EXPORT_SETTER(set_export_timeout, OPT_EXPORT_TIMEOUT)
+EXPORT_SETTER(set_export_concurrency, OPT_EXPORT_CONCURRENCY)
+EXPORT_SETTER(set_retry_max_delay, OPT_RETRY_MAX_DELAY)
+EXPORT_SETTER(set_spool_dir, OPT_SPOOL_DIR)
+EXPORT_SETTER(set_spool_max_bytes, OPT_SPOOL_MAX_BYTES)
+EXPORT_SETTER(set_datadog_tags, OPT_DATADOG_TAGS)
+EXPORT_SETTER(set_output_max_bytes, OPT_OUTPUT_MAX_BYTES)
+EXPORT_SETTER(set_output_max_age, OPT_OUTPUT_MAX_AGE)
+
 static int show_help(void *ctx, const char *v)
 {
 	usage(stdout);
@@ -542,6 +732,27 @@ static const struct opt_def option_table[] = {
 	{ "demangle", 0, OPT_STRING, false, false, set_demangle, "MODE" },
 	{ "debuginfo-dir", 0, OPT_STRING, true, false, set_debuginfo_dir, "DIR" },
 	{ "symbol-cache-size", 0, OPT_NUMBER, false, false, set_symbol_cache_size, "MIB" },
+	/* export */
+	{ "export", 0, OPT_STRING, true, false, set_export, "KIND=DEST" },
+	{ "service-name", 0, OPT_STRING, false, false, set_service_name, "VALUE" },
+	{ "bearer-token-file", 0, OPT_STRING, false, false, set_bearer_token_file, "FILE" },
+	{ "basic-auth-user", 0, OPT_STRING, false, false, set_basic_auth_user, "VALUE" },
+	{ "basic-auth-password-file", 0, OPT_STRING, false, false, set_basic_auth_password_file, "FILE" },
+	{ "api-key-file", 0, OPT_STRING, false, false, set_api_key_file, "FILE" },
+	{ "tenant", 0, OPT_STRING, false, false, set_tenant, "VALUE" },
+	{ "header", 0, OPT_STRING, true, false, set_header, "'NAME: VALUE'" },
+	{ "tls-ca-file", 0, OPT_STRING, false, false, set_tls_ca_file, "FILE" },
+	{ "tls-cert-file", 0, OPT_STRING, false, false, set_tls_cert_file, "FILE" },
+	{ "tls-key-file", 0, OPT_STRING, false, false, set_tls_key_file, "FILE" },
+	{ "tls-insecure-skip-verify", 0, OPT_FLAG, false, false, set_tls_insecure_skip_verify, NULL },
+	{ "export-timeout", 0, OPT_NUMBER, false, false, set_export_timeout, "SECONDS" },
+	{ "export-concurrency", 0, OPT_NUMBER, false, false, set_export_concurrency, "N" },
+	{ "retry-max-delay", 0, OPT_NUMBER, false, false, set_retry_max_delay, "SECONDS" },
+	{ "spool-dir", 0, OPT_STRING, false, false, set_spool_dir, "DIR" },
+	{ "spool-max-bytes", 0, OPT_NUMBER, false, false, set_spool_max_bytes, "BYTES" },
+	{ "datadog-tags", 0, OPT_STRING, false, false, set_datadog_tags, "VALUE" },
+	{ "output-max-bytes", 0, OPT_NUMBER, false, false, set_output_max_bytes, "BYTES" },
+	{ "output-max-age", 0, OPT_NUMBER, false, false, set_output_max_age, "SECONDS" },
 };
 
 /*
@@ -566,6 +777,7 @@ static int parse_options(int argc, char **argv, struct options *o, struct conffi
 		.demangle = DEMANGLE_FULL,
 		.symbol_cache_bytes = (uint64_t)DEFAULT_SYMBOL_CACHE_MIB << 20,
 	};
+	export_options_default(&o->eo);
 	labelset_init(&o->labels);
 	*ret_cf = NULL;
 	r = opt_parse_argv(option_table, ARRAY_SIZE(option_table), argc, argv, &cli);
@@ -678,6 +890,9 @@ struct run_result {
 	size_t n_bstops;
 	bool exact_cgroup;
 	double cpu_seconds; /* the agent's own user + system time */
+	const char *ex_target[FLUSH_MAX_EXPORTERS];
+	struct export_stats ex[FLUSH_MAX_EXPORTERS];
+	size_t n_ex;
 };
 
 static void print_summary(const struct options *o, const struct run_result *rr)
@@ -693,8 +908,19 @@ static void print_summary(const struct options *o, const struct run_result *rr)
 		 " lost, %" PRIu64 " throttled, %" PRIu64 " dropped; %" PRIu64 " processes "
 		 "sampled; %" PRIu64 " profiles in %s (%" PRIu64 " KiB)",
 		 rr->seconds, rr->n_cpus, rr->event, o->frequency_hz, st->samples, st->lost,
-		 st->throttled, st->dropped, rr->fs.processes, rr->fs.files, o->output_dir,
-		 rr->fs.bytes / 1024);
+		 st->throttled, st->dropped, rr->fs.processes, rr->fs.files,
+		 rr->n_ex ? rr->ex_target[0] : "-", rr->fs.bytes / 1024);
+	for (size_t i = 0; i < rr->n_ex; i++) {
+		const struct export_stats *e = &rr->ex[i];
+
+		if (strncmp(rr->ex_target[i], "file=", 5) == 0)
+			continue;
+		log_info("export %s: %" PRIu64 " sent (%" PRIu64 " from the spool, %" PRIu64
+			 " KiB), %" PRIu64 " retried, %" PRIu64 " spooled, %" PRIu64 " dropped, %"
+			 PRIu64 " rejected; %" PRIu64 " waiting in the spool",
+			 rr->ex_target[i], e->sent, e->replayed, e->bytes / 1024, e->retried,
+			 e->spooled, e->dropped, e->rejected, e->pending);
+	}
 	n += snprintf(line + n, sizeof(line) - n, "user stacks: %" PRIu64 " unwound, %.1f frames "
 		      "on average; stop reasons:", unwound,
 		      unwound ? (double)st->user_frames / (double)unwound : 0.0);
@@ -886,6 +1112,25 @@ static int write_summary_json(const char *path, const struct options *o,
 		json_object_set_new(root, "stops_by_binary", bs);
 	}
 	json_object_set_new(root, "hottest", hot);
+	{
+		json_t *ex = json_array();
+
+		for (size_t i = 0; i < rr->n_ex; i++) {
+			const struct export_stats *e = &rr->ex[i];
+
+			json_array_append_new(ex, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, "
+							    "s:I, s:I}", "target", rr->ex_target[i],
+							    "sent", (json_int_t)e->sent, "retried",
+							    (json_int_t)e->retried, "spooled",
+							    (json_int_t)e->spooled, "replayed",
+							    (json_int_t)e->replayed, "dropped",
+							    (json_int_t)e->dropped, "rejected",
+							    (json_int_t)e->rejected, "bytes",
+							    (json_int_t)e->bytes, "pending",
+							    (json_int_t)e->pending));
+		}
+		json_object_set_new(root, "exporters", ex);
+	}
 	if (json_dump_file(root, path, JSON_INDENT(2)) < 0)
 		r = log_error_errno(-EIO, "write the summary to %s", path);
 	json_decref(root);
@@ -970,6 +1215,59 @@ static int print_labels(struct labeler *lab, uint32_t pid)
 		printf("dropped: not a target, or a keep/drop rule dropped it\n");
 	labelset_done(&disc);
 	labelset_done(&series);
+	return 0;
+}
+
+/*
+ * The exporters of --export, plus file=DIR for -o (or by default when nothing else is
+ * chosen). The service name, unless given, is the profiled program's. Returns 0 or -errno
+ * (reported); on failure the exporters made so far are released.
+ */
+static int open_exporters(struct options *o, struct flush_config *fc)
+{
+	static char comm[64], file_spec[4096];
+	struct export_options eo = o->eo;
+	int r;
+
+	if (!eo.service_name && o->cmd) {
+		const char *slash = strrchr(o->cmd[0], '/');
+
+		eo.service_name = slash ? slash + 1 : o->cmd[0];
+	} else if (!eo.service_name && o->n_pids) {
+		char path[64];
+		int fd;
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/%u/comm", o->pids[0]);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, comm, sizeof(comm) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n > 0) {
+			comm[n] = '\0';
+			comm[strcspn(comm, "\n")] = '\0';
+			eo.service_name = comm;
+		}
+	}
+	if (o->output_dir_set || o->n_exports == 0) {
+		if (o->n_exports >= FLUSH_MAX_EXPORTERS) {
+			log_error("--export: at most %d exporters, -o included", FLUSH_MAX_EXPORTERS);
+			return -EINVAL;
+		}
+		snprintf(file_spec, sizeof(file_spec), "file=%s", o->output_dir);
+		memmove(o->exports + 1, o->exports, o->n_exports * sizeof(o->exports[0]));
+		o->exports[0] = file_spec;
+		o->n_exports++;
+	}
+	for (size_t i = 0; i < o->n_exports; i++) {
+		r = export_new_from_spec(o->exports[i], &eo, &fc->exporters[i]);
+		if (r < 0) {
+			for (size_t j = 0; j < i; j++)
+				exporter_done(&fc->exporters[j]);
+			return r;
+		}
+		fc->n_exporters = i + 1;
+	}
 	return 0;
 }
 
@@ -1098,12 +1396,13 @@ int main(int argc, char **argv)
 		.symbol_cache_bytes = (size_t)o.symbol_cache_bytes,
 		.debuginfo = dic,
 	};
-	r = export_file_new(o.output_dir, &fc.exporter);
+	r = open_exporters(&o, &fc);
 	if (r < 0)
 		goto out;
 	r = flusher_new(&fc, spare, &f);
 	if (r < 0) {
-		fc.exporter.ops->free(fc.exporter.ctx);
+		for (size_t i = 0; i < fc.n_exporters; i++)
+			exporter_done(&fc.exporters[i]);
 		log_error_errno(r, "start the flush thread: %m");
 		goto out;
 	}
@@ -1131,7 +1430,7 @@ int main(int argc, char **argv)
 		 kernel_cgroups ? "the given cgroups" : o.sidecar ? "this PID namespace" :
 		 "the whole machine",
 		 sampler_event_name(s), o.frequency_hz, sampler_n_cpus(s), o.stack_size,
-		 o.interval_s, o.output_dir);
+		 o.interval_s, fc.exporters[0].target);
 	r = sampler_enable(s);
 	if (r < 0) {
 		log_error_errno(r, "enable the sampling events: %m");
@@ -1232,6 +1531,9 @@ int main(int argc, char **argv)
 			rr.cpu_seconds = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 					 (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 	}
+	while (rr.n_ex < FLUSH_MAX_EXPORTERS &&
+	       flusher_export_stats(f, rr.n_ex, &rr.ex_target[rr.n_ex], &rr.ex[rr.n_ex]))
+		rr.n_ex++;
 	print_summary(&o, &rr);
 	ret = 0;
 	if (o.summary_json && write_summary_json(o.summary_json, &o, &rr) < 0)

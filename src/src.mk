@@ -3,7 +3,7 @@
 PA_DEP_CFLAGS = $(LIBELF_CFLAGS) $(LIBDW_CFLAGS) $(ZLIB_CFLAGS) $(ZSTD_CFLAGS) \
 	$(JANSSON_CFLAGS) $(LIBCURL_CFLAGS) $(LIBDEBUGINFOD_CFLAGS) $(PCRE2_CFLAGS)
 PA_DEP_LIBS = $(LIBDW_LIBS) $(LIBELF_LIBS) $(LZMA_LIBS) $(LIBIBERTY_LIBS) $(ZLIB_LIBS) \
-	$(JANSSON_LIBS) $(LIBDEBUGINFOD_LIBS) $(PCRE2_LIBS) $(PTHREAD_LIBS)
+	$(JANSSON_LIBS) $(LIBCURL_LIBS) $(ZSTD_LIBS) $(LIBDEBUGINFOD_LIBS) $(PCRE2_LIBS) $(PTHREAD_LIBS)
 
 # Symbolization, also linked on its own by tests that do not take the whole library.
 SYMBOLIZE_SOURCES = \
@@ -32,7 +32,14 @@ src_libperfagent_a_SOURCES = \
 	src/profile.c src/profile.h \
 	src/sampler.c src/sampler.h \
 	src/flush.c src/flush.h \
-	src/export-file.c src/export.h \
+	src/export.c src/export.h \
+	src/export-file.c \
+	src/export-pyroscope.c \
+	src/export-parca.c \
+	src/export-datadog.c \
+	src/export-wire.c src/export-wire.h \
+	src/upload.c src/upload.h \
+	src/spool.c src/spool.h \
 	src/util.c src/util.h \
 	src/labels.c src/labels.h \
 	src/relabel.c src/relabel.h \

@@ -66,4 +66,7 @@ int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 /* Writes len bytes to path atomically (temporary file in the same directory + rename). */
 int write_file_atomic(const char *path, const void *data, size_t len);
 
+/* mkdir -p: creates dir and its missing parents with mode. Returns 0 or -errno. */
+int mkdir_parents(const char *dir, unsigned int mode);
+
 #endif

@@ -43,8 +43,14 @@ tests_unit_test_jitmap_SOURCES = tests/unit/test-jitmap.c tests/unit/check.h src
 tests_unit_test_jitmap_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_jitmap_LDADD =
 
+check_PROGRAMS += tests/unit/test-spool
+tests_unit_test_spool_SOURCES = tests/unit/test-spool.c tests/unit/check.h src/spool.c src/util.c
+tests_unit_test_spool_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_spool_LDADD = $(ZSTD_LIBS)
+
 TESTS += \
 	tests/unit/test-jitmap \
+	tests/unit/test-spool \
 	tests/unit/test-unwind-fp \
 	tests/unit/test-maps \
 	tests/unit/test-pprof \

@@ -84,7 +84,12 @@ E2E_TESTS = \
 	tests/e2e/symbols-mountns.sh \
 	$(TARGETS_E2E_TESTS) \
 	tests/e2e/symbols.sh \
-	tests/e2e/symbols-cache.sh
+	tests/e2e/symbols-cache.sh \
+	tests/e2e/export-pyroscope.sh \
+	tests/e2e/export-parca.sh \
+	tests/e2e/export-datadog.sh \
+	tests/e2e/export-faults.sh \
+	tests/e2e/export-outage.sh
 
 dist_check_SCRIPTS += $(E2E_TESTS)
 TESTS += $(E2E_TESTS)
@@ -100,6 +105,14 @@ EXTRA_DIST += \
 	tests/e2e/symbols/sym-inline.c \
 	tests/e2e/symbols/sym-cxx.cc \
 	tests/e2e/symbols/sym-rust.rs \
-	tests/e2e/symbols/sym-go.go
+	tests/e2e/symbols/sym-go.go \
+	tests/lib/export_check.py \
+	tests/e2e/export-lib.sh \
+	tests/receivers/package.json \
+	tests/receivers/package-lock.json \
+	tests/receivers/connect-receiver.mjs \
+	tests/receivers/parca_grpc_receiver.py \
+	tests/receivers/datadog_receiver.py \
+	tests/receivers/receiver_common.py
 # e2e-lib.sh serializes the end-to-end tests with flock on this file.
 CLEANFILES += tests/e2e/.e2e-lock
