@@ -56,6 +56,7 @@ struct flusher {
 	uint32_t *pids;
 	const char **failed; /* interned paths of files that could not be read, by pointer */
 	struct flush_summary sum;
+	struct flush_metrics published; /* under lock: sum and cache figures after a window */
 	char marker_names[_PUW_STOP_MAX][40]; /* "[unwind: <stop reason>]" */
 };
 
@@ -455,6 +456,8 @@ static void *flush_thread(void *arg)
 		profile_window_reset(w, 0, 0);
 
 		pthread_mutex_lock(&f->lock);
+		f->published.sum = f->sum;
+		symcache_get_stats(f->syms, &f->published.syms);
 		f->spare = w;
 		f->busy = false;
 		pthread_cond_broadcast(&f->cond);
@@ -477,7 +480,8 @@ int flusher_new(const struct flush_config *c, struct profile_window *spare, stru
 			 puw_stop_name(i));
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
-	f->syms = symcache_new(SYMCACHE_BYTES);
+	f->published.symcache_limit_bytes = c->symcache_bytes ? c->symcache_bytes : SYMCACHE_BYTES;
+	f->syms = symcache_new((size_t)f->published.symcache_limit_bytes);
 	f->pb = pprof_builder_new(0);
 	f->names = strtab_new(NAMES_BYTES);
 	f->hot = calloc(HOT_SLOTS, sizeof(*f->hot));
@@ -549,6 +553,13 @@ void flusher_get_summary(struct flusher *f, struct flush_summary *ret)
 {
 	pthread_mutex_lock(&f->lock);
 	*ret = f->sum;
+	pthread_mutex_unlock(&f->lock);
+}
+
+void flusher_get_metrics(struct flusher *f, struct flush_metrics *ret)
+{
+	pthread_mutex_lock(&f->lock);
+	*ret = f->published;
 	pthread_mutex_unlock(&f->lock);
 }
 

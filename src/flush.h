@@ -16,12 +16,14 @@
 
 #include "export.h"
 #include "profile.h"
+#include "symbolize.h"
 
 struct flush_config {
 	uint32_t frequency_hz;
 	const char *event_name;
 	struct exporter exporter; /* ownership taken */
 	const char *kallsyms_path; /* NULL = /proc/kallsyms */
+	size_t symcache_bytes;     /* symbol cache budget; 0 = the default (256 MiB) */
 };
 
 struct flush_hot {
@@ -40,6 +42,14 @@ struct flush_summary {
 	int kernel_symbols;      /* 0 loaded, or -errno */
 };
 
+/* What the flush thread has done so far, refreshed after every window (self-metrics). */
+struct flush_metrics {
+	struct flush_summary sum;
+	struct symcache_stats syms;
+	uint64_t symcache_limit_bytes;
+	uint64_t spool_bytes; /* profiles waiting on disk (0 while no exporter spools) */
+};
+
 struct flusher;
 
 /* spare: the window the sampler will get back first (ownership taken). */
@@ -51,6 +61,8 @@ void flusher_finish(struct flusher *f);
 void flusher_free(struct flusher *f); /* accepts NULL; frees the windows it holds */
 
 void flusher_get_summary(struct flusher *f, struct flush_summary *ret);
+/* Any thread: the snapshot of the last finished window (a copy under the flusher's lock). */
+void flusher_get_metrics(struct flusher *f, struct flush_metrics *ret);
 /* The hottest leaf functions over the whole run, most samples first; returns how many. */
 size_t flusher_hottest(struct flusher *f, struct flush_hot *ret, size_t max);
 

@@ -21,10 +21,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "doctor.h"
 #include "export.h"
 #include "flush.h"
 #include "log.h"
+#include "metrics.h"
 #include "profile.h"
+#include "reload.h"
 #include "sampler.h"
 #include "util.h"
 
@@ -35,6 +38,7 @@
 #define DRAIN_TICK_MS 100
 #define MAX_PIDS 1024
 #define HOTTEST_SHOWN 5
+#define DEFAULT_MEMORY_LIMIT (512ULL << 20)
 
 struct options {
 	uint32_t frequency_hz;
@@ -50,6 +54,9 @@ struct options {
 	bool unwind_markers;
 	bool check_perf;
 	const char *summary_json;
+	/* Operation: self-metrics endpoint and the caches' memory budget. */
+	const char *http_address;
+	uint64_t memory_limit_bytes;
 	char **cmd;
 };
 
@@ -86,6 +93,16 @@ static void usage(FILE *out)
 		"                             SIGTERM; the partial window is written either way)\n"
 		"      --summary-json FILE    write the end-of-run summary as JSON to FILE\n"
 		"\n"
+		"Operation:\n"
+		"      --http-address ADDR    serve /metrics (Prometheus) and /healthz on ADDR,\n"
+		"                             HOST:PORT or [IPV6]:PORT (default %s; none: off)\n"
+		"      --memory-limit BYTES   budget of the symbol and CFI caches together, with\n"
+		"                             K, M or G suffixes (default 512M)\n"
+		"Subcommands:\n"
+		"  perfagent doctor [--pid PID]     check this machine (and a process) for profiling\n"
+		"  perfagent explain PID            what unwinding and symbols find in PID, and\n"
+		"                                   where its stacks stop\n"
+		"\n"
 		"Other:\n"
 		"      --check-perf           check that the sampling events can be opened, exit\n"
 		"      --log-level LEVEL      error, warn, info (default) or debug\n"
@@ -94,7 +111,8 @@ static void usage(FILE *out)
 		"\n"
 		"Privileges: root, or CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8) plus\n"
 		"CAP_SYS_PTRACE to read other users' binaries, or kernel.perf_event_paranoid <= 0.\n",
-		DEFAULT_FREQUENCY_HZ, DEFAULT_STACK_SIZE, DEFAULT_OUTPUT_DIR, DEFAULT_INTERVAL_S);
+		DEFAULT_FREQUENCY_HZ, DEFAULT_STACK_SIZE, DEFAULT_OUTPUT_DIR, DEFAULT_INTERVAL_S,
+		METRICS_DEFAULT_ADDRESS);
 }
 
 static int parse_pids(const char *arg, struct options *o)
@@ -124,7 +142,32 @@ enum {
 	OPT_SUMMARY_JSON,
 	OPT_CHECK_PERF,
 	OPT_LOG_LEVEL,
+	OPT_HTTP_ADDRESS,
+	OPT_MEMORY_LIMIT,
 };
+
+/* "512M", "1G", "65536": bytes with an optional binary K/M/G suffix. */
+static int parse_bytes(const char *arg, uint64_t min, uint64_t max, uint64_t *ret)
+{
+	char num[32];
+	size_t n = strlen(arg);
+	unsigned shift = 0;
+
+	if (n == 0 || n >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, arg, n + 1);
+	switch (num[n - 1]) {
+	case 'K': case 'k': shift = 10; break;
+	case 'M': case 'm': shift = 20; break;
+	case 'G': case 'g': shift = 30; break;
+	}
+	if (shift)
+		num[n - 1] = '\0';
+	if (parse_u64(num, min >> shift, max >> shift, ret) < 0)
+		return -EINVAL;
+	*ret <<= shift;
+	return *ret >= min && *ret <= max ? 0 : -EINVAL;
+}
 
 /* Returns 1 to run, 0 to exit successfully (--help), or -EINVAL (already reported). */
 static int parse_options(int argc, char **argv, struct options *o)
@@ -143,6 +186,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "summary-json", required_argument, NULL, OPT_SUMMARY_JSON },
 		{ "check-perf", no_argument, NULL, OPT_CHECK_PERF },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "http-address", required_argument, NULL, OPT_HTTP_ADDRESS },
+		{ "memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{}
@@ -156,6 +201,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		.output_dir = DEFAULT_OUTPUT_DIR,
 		.stack_size = DEFAULT_STACK_SIZE,
 		.unwind_mode = PUW_MODE_AUTO,
+		.http_address = METRICS_DEFAULT_ADDRESS,
+		.memory_limit_bytes = DEFAULT_MEMORY_LIMIT,
 	};
 	/* '+': stop at the first non-option, so "-- cmd -x" and "cmd -x" keep cmd's options. */
 	while ((c = getopt_long(argc, argv, "+F:i:d:o:p:hV", longopts, NULL)) >= 0) {
@@ -245,6 +292,21 @@ static int parse_options(int argc, char **argv, struct options *o)
 			log_set_level(l);
 			break;
 		}
+		case OPT_HTTP_ADDRESS:
+			if (metrics_parse_address(optarg) < 0) {
+				log_error("--http-address %s: expected HOST:PORT, [IPV6]:PORT, :PORT "
+					  "or none", optarg);
+				return -EINVAL;
+			}
+			o->http_address = optarg;
+			break;
+		case OPT_MEMORY_LIMIT:
+			if (parse_bytes(optarg, 16ULL << 20, 1ULL << 40, &o->memory_limit_bytes) < 0) {
+				log_error("--memory-limit %s: expected bytes from 16M to 1024G (K, M, G "
+					  "suffixes)", optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -474,11 +536,18 @@ int main(int argc, char **argv)
 	struct profile_limits lim;
 	struct flush_config fc = { 0 };
 	struct run_result rr = { 0 };
+	struct metrics *metrics = NULL;
 	sigset_t mask, saved_mask;
 	pid_t child = 0;
 	int go_fd = -1, sfd = -1, epfd = -1, child_status = -1, ret = 1, r;
 	uint64_t start_ns, window_end_ns, deadline_ns;
 	bool stopping = false;
+
+	/* Subcommands have their own options. */
+	if (argc > 1 && strcmp(argv[1], "doctor") == 0)
+		return doctor_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "explain") == 0)
+		return explain_main(argc - 1, argv + 1);
 
 	r = parse_options(argc, argv, &o);
 	if (r <= 0)
@@ -511,6 +580,8 @@ int main(int argc, char **argv)
 		.pids = o.n_pids ? o.pids : NULL,
 		.n_pids = o.n_pids,
 		.cmd_pid = child,
+		/* The caches share --memory-limit: half for CFI tables, half for symbols. */
+		.cfi_max_bytes = (size_t)(o.memory_limit_bytes / 2),
 	};
 	r = sampler_open(&sc, &s);
 	if (r < 0)
@@ -532,6 +603,7 @@ int main(int argc, char **argv)
 	fc = (struct flush_config){
 		.frequency_hz = o.frequency_hz,
 		.event_name = sampler_event_name(s),
+		.symcache_bytes = (size_t)(o.memory_limit_bytes - o.memory_limit_bytes / 2),
 	};
 	r = export_file_new(o.output_dir, &fc.exporter);
 	if (r < 0)
@@ -543,6 +615,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	spare = NULL;
+	/* A busy port must not stop profiling: the endpoint is off then (logged). */
+	if (strcmp(o.http_address, "none") != 0 && metrics_start(o.http_address, &metrics) == 0)
+		metrics_set_flusher(metrics, f);
 
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -607,6 +682,9 @@ int main(int argc, char **argv)
 						child_status = status;
 						stopping = true;
 					}
+				} else if (si.ssi_signo == SIGHUP && !child) {
+					/* The window in progress keeps filling: nothing is lost. */
+					metrics_count_reload(metrics, reload_run());
 				} else if (child && child_status < 0) {
 					/* The command decides when we stop: pass the signal on. */
 					kill(child, (int)si.ssi_signo);
@@ -620,6 +698,7 @@ int main(int argc, char **argv)
 		sampler_drain(s, w, false);
 
 		now = now_monotonic_ns();
+		metrics_publish(metrics, s, now);
 		if (now >= deadline_ns || sampler_targets_gone(s))
 			stopping = true;
 		if (!stopping && now >= window_end_ns) {
@@ -638,6 +717,8 @@ int main(int argc, char **argv)
 		;
 	w->end_mono_ns = now_monotonic_ns();
 	w = flusher_submit(f, w);
+	metrics_stop(metrics); /* before the flusher it reads from goes */
+	metrics = NULL;
 	flusher_finish(f);
 
 	rr.seconds = (double)(now_monotonic_ns() - start_ns) / 1e9;
@@ -674,6 +755,7 @@ out:
 		close(sfd);
 	if (epfd >= 0)
 		close(epfd);
+	metrics_stop(metrics);
 	flusher_free(f);
 	profile_window_free(w);
 	profile_window_free(spare);
