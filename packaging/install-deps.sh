@@ -13,14 +13,17 @@ fi
 
 if command -v apt-get >/dev/null 2>&1; then
 	build="build-essential autoconf automake pkg-config libelf-dev libdw-dev libunwind-dev
-	       libzstd-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev"
+	       libzstd-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev libmicrohttpd-dev
+	       libcap-dev"
 	# go tool pprof and protoc-generated python3-protobuf decode our profiles in the tests;
 	# perf is the peer the benchmark measures; binutils (readelf) and util-linux (setpriv)
 	# are used by the tests themselves; the arm64 unwinding tests cross-compile fixtures
-	# and run them under qemu-user.
+	# and run them under qemu-user; the packaging tests (make check-packages) build, lint
+	# and install the packages, and check the unit and the metrics exposition.
 	tests="golang-go protobuf-compiler python3 python3-protobuf binutils util-linux procps
 	       linux-perf gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross
-	       qemu-user"
+	       qemu-user python3-prometheus-client python3-yaml systemd groff-base
+	       debhelper dpkg-dev lintian rpm rpmlint debootstrap"
 	pkgs=$build
 	[ $want_tests = yes ] && pkgs="$pkgs $tests"
 	export DEBIAN_FRONTEND=noninteractive
@@ -29,9 +32,11 @@ if command -v apt-get >/dev/null 2>&1; then
 	apt-get install -y -q --no-install-recommends $pkgs
 elif command -v dnf >/dev/null 2>&1; then
 	build="gcc make autoconf automake pkgconf-pkg-config elfutils-libelf-devel elfutils-devel
-	       libunwind-devel libzstd-devel jansson-devel libcurl-devel zlib-devel kernel-headers"
+	       libunwind-devel libzstd-devel jansson-devel libcurl-devel zlib-devel kernel-headers
+	       libmicrohttpd-devel libcap-devel"
 	tests="golang protobuf-compiler python3 python3-protobuf binutils util-linux procps-ng perf
-	       gcc-aarch64-linux-gnu gcc-c++-aarch64-linux-gnu qemu-user"
+	       gcc-aarch64-linux-gnu gcc-c++-aarch64-linux-gnu qemu-user python3-prometheus_client
+	       python3-pyyaml systemd groff-base rpm-build rpmlint"
 	pkgs=$build
 	[ $want_tests = yes ] && pkgs="$pkgs $tests"
 	# shellcheck disable=SC2086

@@ -48,3 +48,4 @@ EXTRA_DIST += tests/lib/pprof_decode.py tests/lib/common.sh
 TESTS += tests/unit/pprof-decoders.sh
 
 include tests/e2e/e2e.mk
+include tests/packaging/packaging.mk

@@ -55,7 +55,11 @@ E2E_TESTS = \
 	tests/e2e/exec.sh \
 	tests/e2e/exit-mid-window.sh \
 	tests/e2e/cfi-real.sh \
-	tests/e2e/unprivileged.sh
+	tests/e2e/unprivileged.sh \
+	tests/e2e/doctor.sh \
+	tests/e2e/explain.sh \
+	tests/e2e/metrics.sh \
+	tests/e2e/sighup.sh
 
 dist_check_SCRIPTS += $(E2E_TESTS)
 TESTS += $(E2E_TESTS)
@@ -63,6 +67,7 @@ EXTRA_DIST += \
 	tests/e2e/e2e-lib.sh \
 	tests/lib/e2e_check.py \
 	tests/lib/e2e_check_selftest.py \
-	tests/lib/e2e_perf2json.py
+	tests/lib/e2e_perf2json.py \
+	tests/lib/metrics_check.py
 # e2e-lib.sh serializes the end-to-end tests with flock on this file.
 CLEANFILES += tests/e2e/.e2e-lock
