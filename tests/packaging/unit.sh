@@ -38,6 +38,19 @@ score=$(sed -n 's/.*Overall exposure level for perfagent.service: \([0-9.]*\).*/
 echo "systemd-analyze security --offline=yes: exposure $score"
 awk -v s="$score" 'BEGIN { exit !(s < 5.0) }' || fail "exposure $score is not below 5.0"
 
+# Journald priorities: with JOURNAL_STREAM naming stderr (as systemd sets it), each line
+# starts with <N>; with JOURNAL_STREAM naming something else (inherited, stderr redirected),
+# no prefix.
+"$PERFAGENT" --frequency 0 2>"$TEST_TMP/journal.txt"
+stream=$(stat -c '%d:%i' "$TEST_TMP/journal.txt")
+JOURNAL_STREAM=$stream "$PERFAGENT" --frequency 0 2>"$TEST_TMP/journal.txt"
+head -n 1 "$TEST_TMP/journal.txt" | grep -q '^<3>--frequency 0: ' ||
+	fail "no <3> prefix on an error under journald: $(head -n 1 "$TEST_TMP/journal.txt")"
+JOURNAL_STREAM=1:1 "$PERFAGENT" --frequency 0 2>"$TEST_TMP/journal.txt"
+grep -q '^perfagent: error: --frequency 0: ' "$TEST_TMP/journal.txt" ||
+	fail "journald prefix without journald: $(cat "$TEST_TMP/journal.txt")"
+echo "journald priorities: <3> on errors when stderr is the journal stream"
+
 warnings=$(groff -man -ww -z "$top_srcdir/packaging/perfagent.8" 2>&1)
 [ -z "$warnings" ] || fail "perfagent.8: $warnings"
 echo "PASS"
