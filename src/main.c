@@ -301,8 +301,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->http_address = optarg;
 			break;
 		case OPT_MEMORY_LIMIT:
-			if (parse_bytes(optarg, 16ULL << 20, 1ULL << 40, &o->memory_limit_bytes) < 0) {
-				log_error("--memory-limit %s: expected bytes from 16M to 1024G (K, M, G "
+			if (parse_bytes(optarg, 1ULL << 20, 1ULL << 40, &o->memory_limit_bytes) < 0) {
+				log_error("--memory-limit %s: expected bytes from 1M to 1024G (K, M, G "
 					  "suffixes)", optarg);
 				return -EINVAL;
 			}
@@ -442,6 +442,11 @@ static void print_summary(const struct options *o, const struct run_result *rr)
 			      rr->hot[i].function);
 	if (rr->n_hot)
 		log_info("hottest: %s", line);
+	if (st->cfi_refused || st->cfi_evicted)
+		log_warn("--memory-limit bit: CFI of %" PRIu64 " binaries not loaded and %" PRIu64
+			 " tables evicted to stay within %" PRIu64 " KiB; their frames unwound by "
+			 "frame pointers: raise --memory-limit", st->cfi_refused, st->cfi_evicted,
+			 st->cfi_limit_bytes / 1024);
 	if (st->lost)
 		log_warn("%" PRIu64 " samples were lost in the kernel (rings full): lower "
 			 "--frequency or --stack-size, or raise --ring-size", st->lost);

@@ -33,8 +33,32 @@ sleep 2
 "$TESTS_PYTHON" "$top_srcdir/tests/lib/metrics_check.py" --port "$port" --wait 3 ||
 	fail "/metrics or /healthz checks (see above)"
 
-# --http-address none: no endpoint, and a port in use only turns the endpoint off.
+# --memory-limit: a 1 MiB budget (512 KiB of CFI) bites on any machine running a shell and
+# the workload; the refusals and evictions are counted and the budget is exported.
 wait "$agent" || fail "perfagent exited with $?"
+timeout -k 5 40 "$PERFAGENT" -F 99 -i 1 -d 5 -o "$TEST_TMP/out-mem" --memory-limit 1M \
+	--http-address 127.0.0.1:0 2>"$TEST_TMP/mem.log" &
+agent=$!
+e2e_track "$agent"
+sleep 3.5
+port=$(sed -n 's|.*metrics: http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$TEST_TMP/mem.log")
+[ -n "$port" ] || fail "the daemon did not log its metrics address"
+"$TESTS_PYTHON" - "$port" <<'PY' || fail "--memory-limit is not applied or not counted"
+import sys, urllib.request
+from prometheus_client.parser import text_string_to_metric_families
+body = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read().decode()
+v = {s.name: s.value for f in text_string_to_metric_families(body) for s in f.samples}
+print({k: v[k] for k in ("perfagent_cfi_cache_limit_bytes", "perfagent_cfi_cache_bytes",
+                         "perfagent_cfi_refused_total", "perfagent_cfi_evicted_total",
+                         "perfagent_symbol_cache_limit_bytes")})
+assert v["perfagent_cfi_cache_limit_bytes"] == 512 * 1024
+assert v["perfagent_symbol_cache_limit_bytes"] == 512 * 1024
+assert v["perfagent_cfi_refused_total"] + v["perfagent_cfi_evicted_total"] > 0, "the limit never bit"
+PY
+wait "$agent" || fail "perfagent --memory-limit 1M exited with $?"
+grep -q "memory-limit bit: " "$TEST_TMP/mem.log" || fail "the summary does not say the limit bit"
+
+# --http-address none: no endpoint; a malformed address is refused.
 "$PERFAGENT" -d 1 -o "$TEST_TMP/out2" --http-address none 2>"$TEST_TMP/none.log" ||
 	fail "perfagent --http-address none failed: $(cat "$TEST_TMP/none.log")"
 grep -q "metrics:" "$TEST_TMP/none.log" && fail "--http-address none still served metrics"
