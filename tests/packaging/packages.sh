@@ -89,22 +89,24 @@ echo "ambient capabilities: $caps; state: /var/lib/$state"
 # What DynamicUser= and StateDirectory= provide: a free uid owning /var/lib/<state>.
 uid=61876
 mkdir -p "$root/var/lib/$state" && chown "$uid:$uid" "$root/var/lib/$state" && chmod 750 "$root/var/lib/$state"
-run_as_service() {
-	chroot "$root" /usr/bin/setpriv --reuid=$uid --regid=$uid --clear-groups \
+# Every step execs the next (chroot, setpriv, env, sh, perfagent): the pid stays the agent's.
+exec_as_service() {
+	exec chroot "$root" /usr/bin/setpriv --reuid=$uid --regid=$uid --clear-groups \
 		--inh-caps="-all,$caps" --ambient-caps="-all,$caps" --bounding-set="-all,$caps" \
 		--no-new-privs -- /usr/bin/env -i PATH=/usr/bin:/bin \
 		/bin/sh -c "cd /var/lib/$state && . /etc/default/perfagent && exec $*"
 }
-run_as_service "/usr/bin/perfagent doctor" >"$PKG_BUILD/doctor.txt" 2>&1
+(exec_as_service "/usr/bin/perfagent doctor") >"$PKG_BUILD/doctor.txt" 2>&1
 rc=$?
 cat "$PKG_BUILD/doctor.txt"
 [ "$rc" = 0 ] || fail "doctor with the service's identity and capabilities exited $rc"
 
 # systemctl stop sends SIGTERM: the agent writes its last window and exits 0.
-run_as_service "$execstart" 2>"$PKG_BUILD/service.log" &
+(exec_as_service "$execstart") 2>"$PKG_BUILD/service.log" &
 svc=$!
 sleep 4
-pkill -TERM -u $uid -x perfagent
+[ "$(cat "/proc/$svc/comm" 2>/dev/null)" = perfagent ] || fail "pid $svc is not the agent"
+kill -TERM "$svc"
 wait "$svc"
 rc=$?
 sed 's/^/  service: /' "$PKG_BUILD/service.log"
