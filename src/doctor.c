@@ -55,7 +55,7 @@ struct doctor {
 static void __attribute__((format(printf, 5, 6)))
 report(struct doctor *d, enum verdict v, const char *check, const char *fix, const char *fmt, ...)
 {
-	static const char *names[] = { "OK", "WARN", "FAIL" };
+	static const char *names[] = {"OK", "WARN", "FAIL"};
 	char what[1024];
 	va_list ap;
 
@@ -109,7 +109,7 @@ static void caps_read(struct caps *ret)
 {
 	cap_t c = cap_get_proc();
 
-	*ret = (struct caps){ 0 };
+	*ret = (struct caps){0};
 	if (!c)
 		return;
 	ret->perfmon = cap_effective(c, "cap_perfmon");
@@ -189,48 +189,54 @@ static void check_kernel(struct doctor *d, unsigned *ret_major, unsigned *ret_mi
 		       u.machine);
 }
 
+enum probe_kind { PROBE_USER_STACK, PROBE_SAMPLE_CGROUP, PROBE_BUILD_ID };
+
+/* Kernel features, each probed by opening an event that asks for it. */
+static const struct feature_probe {
+	enum probe_kind kind;
+	const char *check;
+	enum verdict missing; /* what its absence means for profiling */
+	const char *ok, *fix;
+} feature_probes[] = {
+	{PROBE_USER_STACK, "user regs + stack", V_FAIL,
+	 "PERF_SAMPLE_REGS_USER and PERF_SAMPLE_STACK_USER work",
+	 "use Linux 3.7 or later with CONFIG_HAVE_PERF_USER_STACK_DUMP"},
+	{PROBE_SAMPLE_CGROUP, "PERF_SAMPLE_CGROUP", V_WARN, "samples carry their cgroup id",
+	 "Linux 5.7 or later; until then cgroups are read from /proc/PID/cgroup"},
+	{PROBE_BUILD_ID, "MMAP2 build-ids", V_WARN, "mapping records carry build-ids",
+	 "Linux 5.12 or later; until then build-ids are read from the files"},
+};
+
 static void check_features(struct doctor *d)
 {
-	struct perf_event_attr a;
-	int r;
+	for (size_t i = 0; i < ARRAY_SIZE(feature_probes); i++) {
+		const struct feature_probe *p = &feature_probes[i];
+		struct perf_event_attr a;
+		int r;
 
-	probe_attr(&a);
-	a.sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
-	a.sample_regs_user = user_regs_mask();
-	a.sample_stack_user = 8192;
-	r = perf_open(&a, 0, -1, 0);
-	if (r == 0)
-		report(d, V_OK, "user regs + stack", NULL,
-		       "PERF_SAMPLE_REGS_USER and PERF_SAMPLE_STACK_USER work");
-	else
-		report(d, V_FAIL, "user regs + stack",
-		       probe_fix_of(r) ? probe_fix_of(r) : "use Linux 3.7 or later with "
-		       "CONFIG_HAVE_PERF_USER_STACK_DUMP",
-		       "cannot sample user registers and stack: %s", strerror(-r));
-
-	probe_attr(&a);
-	a.sample_type |= PERF_SAMPLE_CGROUP;
-	r = perf_open(&a, 0, -1, 0);
-	if (r == 0)
-		report(d, V_OK, "PERF_SAMPLE_CGROUP", NULL, "samples carry their cgroup id");
-	else
-		report(d, V_WARN, "PERF_SAMPLE_CGROUP",
-		       probe_fix_of(r) ? probe_fix_of(r) : "Linux 5.7 or later; until then "
-		       "cgroups are read from /proc/PID/cgroup",
-		       "not available: %s", strerror(-r));
-
-	probe_attr(&a);
-	a.mmap = 1;
-	a.mmap2 = 1;
-	a.build_id = 1;
-	r = perf_open(&a, 0, -1, 0);
-	if (r == 0)
-		report(d, V_OK, "MMAP2 build-ids", NULL, "mapping records carry build-ids");
-	else
-		report(d, V_WARN, "MMAP2 build-ids",
-		       probe_fix_of(r) ? probe_fix_of(r) : "Linux 5.12 or later; until then "
-		       "build-ids are read from the files",
-		       "not available: %s", strerror(-r));
+		probe_attr(&a);
+		switch (p->kind) {
+		case PROBE_USER_STACK:
+			a.sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+			a.sample_regs_user = user_regs_mask();
+			a.sample_stack_user = 8192;
+			break;
+		case PROBE_SAMPLE_CGROUP:
+			a.sample_type |= PERF_SAMPLE_CGROUP;
+			break;
+		case PROBE_BUILD_ID:
+			a.mmap = 1;
+			a.mmap2 = 1;
+			a.build_id = 1;
+			break;
+		}
+		r = perf_open(&a, 0, -1, 0);
+		if (r == 0)
+			report(d, V_OK, p->check, NULL, "%s", p->ok);
+		else
+			report(d, p->missing, p->check, probe_fix_of(r) ? probe_fix_of(r) : p->fix,
+			       "not available: %s", strerror(-r));
+	}
 }
 
 static void check_cgroups(struct doctor *d, const struct caps *c, bool privileged)
@@ -255,7 +261,8 @@ static void check_cgroups(struct doctor *d, const struct caps *c, bool privilege
 		v2root = "/sys/fs/cgroup/unified";
 		report(d, V_WARN, "cgroup version",
 		       "boot with systemd.unified_cgroup_hierarchy=1 for a pure cgroup v2 host",
-		       "hybrid: v1 controllers, v2 at %s; cgroup names in labels follow v2", v2root);
+		       "hybrid: v1 controllers, v2 at %s; cgroup names in labels follow v2",
+		       v2root);
 	} else {
 		report(d, V_WARN, "cgroup version",
 		       "boot with systemd.unified_cgroup_hierarchy=1 for cgroup v2",
@@ -297,10 +304,10 @@ static void check_privileges(struct doctor *d, const struct caps *c, long parano
 {
 	char held[256] = "", missing[256] = "";
 	bool perf_ok = c->perfmon || c->sys_admin;
-	static const char *names[] = { "CAP_PERFMON", "CAP_SYS_ADMIN", "CAP_SYS_PTRACE",
-				       "CAP_DAC_READ_SEARCH", "CAP_SYSLOG", "CAP_IPC_LOCK" };
-	const bool have[] = { c->perfmon, c->sys_admin, c->sys_ptrace, c->dac_read_search,
-			      c->syslog, c->ipc_lock };
+	static const char *names[] = {"CAP_PERFMON",	     "CAP_SYS_ADMIN", "CAP_SYS_PTRACE",
+				      "CAP_DAC_READ_SEARCH", "CAP_SYSLOG",    "CAP_IPC_LOCK"};
+	const bool have[] = {c->perfmon,	 c->sys_admin, c->sys_ptrace,
+			     c->dac_read_search, c->syslog,    c->ipc_lock};
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		char *dst = have[i] ? held : missing;
@@ -335,14 +342,14 @@ static void check_privileges(struct doctor *d, const struct caps *c, long parano
 		report(d, V_FAIL, "perf_event_paranoid",
 		       "grant CAP_PERFMON (the packaged service does), or "
 		       "sysctl -w kernel.perf_event_paranoid=0 (persist it in /etc/sysctl.d/)",
-		       "%ld: without CAP_PERFMON only your own processes%s can be profiled", paranoid,
-		       paranoid >= 2 ? ", user space only," : "");
+		       "%ld: without CAP_PERFMON only your own processes%s can be profiled",
+		       paranoid, paranoid >= 2 ? ", user space only," : "");
 }
 
 static void check_mlock(struct doctor *d, const struct caps *c, long ncpus)
 {
-	struct sampler_config sc = { .frequency_hz = DOCTOR_FREQUENCY_HZ,
-				     .stack_size = DOCTOR_STACK_SIZE };
+	struct sampler_config sc = {.frequency_hz = DOCTOR_FREQUENCY_HZ,
+				    .stack_size = DOCTOR_STACK_SIZE};
 	uint64_t ring_kb = sampler_ring_bytes(&sc) / 1024 + 4; /* + the header page */
 	long kb;
 	char fix[256];
@@ -352,8 +359,10 @@ static void check_mlock(struct doctor *d, const struct caps *c, long ncpus)
 		       "cannot read /proc/sys/kernel/perf_event_mlock_kb");
 		return;
 	}
-	snprintf(fix, sizeof(fix), "grant CAP_IPC_LOCK (the packaged service does), or "
-		 "sysctl -w kernel.perf_event_mlock_kb=%" PRIu64, ring_kb);
+	snprintf(fix, sizeof(fix),
+		 "grant CAP_IPC_LOCK (the packaged service does), or "
+		 "sysctl -w kernel.perf_event_mlock_kb=%" PRIu64,
+		 ring_kb);
 	if (c->ipc_lock)
 		report(d, V_OK, "perf_event_mlock_kb", NULL,
 		       "%ld KiB (not limiting: CAP_IPC_LOCK held)", kb);
@@ -363,7 +372,8 @@ static void check_mlock(struct doctor *d, const struct caps *c, long ncpus)
 	else
 		report(d, V_FAIL, "perf_event_mlock_kb", fix,
 		       "%ld KiB per CPU (%ld CPUs) is less than the %" PRIu64 " KiB a default ring "
-		       "needs", kb, ncpus, ring_kb);
+		       "needs",
+		       kb, ncpus, ring_kb);
 }
 
 static void check_kptr(struct doctor *d)
@@ -395,17 +405,19 @@ static void check_kptr(struct doctor *d)
 
 static void check_every_cpu(struct doctor *d)
 {
-	struct sampler_config sc = { .frequency_hz = DOCTOR_FREQUENCY_HZ,
-				     .stack_size = DOCTOR_STACK_SIZE,
-				     .unwind_mode = PUW_MODE_FP };
+	struct sampler_config sc = {.frequency_hz = DOCTOR_FREQUENCY_HZ,
+				    .stack_size = DOCTOR_STACK_SIZE,
+				    .unwind_mode = PUW_MODE_FP};
 	struct sampler *s = NULL;
 	int r;
 
 	/* The sampler's own open path: events and rings on every CPU, as the daemon does. */
 	r = sampler_open(&sc, &s);
 	if (r == 0) {
-		report(d, V_OK, "events on every CPU", NULL, "%s sampling events and rings open on "
-		       "%d CPUs", sampler_event_name(s), sampler_n_cpus(s));
+		report(d, V_OK, "events on every CPU", NULL,
+		       "%s sampling events and rings open on "
+		       "%d CPUs",
+		       sampler_event_name(s), sampler_n_cpus(s));
 		sampler_free(s);
 	} else {
 		report(d, V_FAIL, "events on every CPU",
@@ -418,20 +430,20 @@ static void check_every_cpu(struct doctor *d)
 /* ---- binary facts (doctor --pid and explain) ---- */
 
 struct binary_facts {
-	int elf;               /* 0, or -errno reading the ELF file */
+	int elf; /* 0, or -errno reading the ELF file */
 	bool eh_frame, debug_frame;
 	bool symtab, dynsym;
-	bool debug_info;       /* .debug_info in the file */
-	bool debug_file;       /* a separate debug file was found */
-	int fp;                /* percent of checked functions with a frame-pointer prologue, -1 */
+	bool debug_info; /* .debug_info in the file */
+	bool debug_file; /* a separate debug file was found */
+	int fp;		 /* percent of checked functions with a frame-pointer prologue, -1 */
 	char build_id[2 * ELFCFI_BUILD_ID_MAX + 1];
 };
 
 static bool fp_prologue(const uint8_t *p, size_t n)
 {
 #if defined(__x86_64__)
-	static const uint8_t endbr64[] = { 0xf3, 0x0f, 0x1e, 0xfa };
-	static const uint8_t frame[] = { 0x55, 0x48, 0x89, 0xe5 }; /* push %rbp; mov %rsp,%rbp */
+	static const uint8_t endbr64[] = {0xf3, 0x0f, 0x1e, 0xfa};
+	static const uint8_t frame[] = {0x55, 0x48, 0x89, 0xe5}; /* push %rbp; mov %rsp,%rbp */
 
 	if (n >= 8 && memcmp(p, endbr64, 4) == 0) {
 		p += 4;
@@ -477,7 +489,8 @@ static int fp_share(Elf *elf, int fd, Elf_Scn *symscn, const GElf_Shdr *symsh)
 		if (!scn || !gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
 		    sym.st_value < sh.sh_addr || sym.st_value + 16 > sh.sh_addr + sh.sh_size)
 			continue;
-		if (pread(fd, code, sizeof(code), (off_t)(sh.sh_offset + sym.st_value - sh.sh_addr)) !=
+		if (pread(fd, code, sizeof(code),
+			  (off_t)(sh.sh_offset + sym.st_value - sh.sh_addr)) !=
 		    (ssize_t)sizeof(code))
 			continue;
 		checked++;
@@ -648,7 +661,8 @@ static void check_pid(struct doctor *d, int pid)
 		free(l);
 		return;
 	}
-	report(d, cfi == l->n ? V_OK : V_WARN, "CFI", "install the packages' debug symbols "
+	report(d, cfi == l->n ? V_OK : V_WARN, "CFI",
+	       "install the packages' debug symbols "
 	       "(debuginfod, -dbgsym packages) or build with -fasynchronous-unwind-tables",
 	       "%u of %zu binaries have .eh_frame or .debug_frame", cfi, l->n);
 	report(d, syms == l->n ? V_OK : V_WARN, "symbols",
@@ -661,15 +675,18 @@ static void check_pid(struct doctor *d, int pid)
 		report(d, V_WARN, "frame pointers", "run as root or grant CAP_DAC_READ_SEARCH",
 		       "%s: cannot read: %s", l->m[0].path, strerror(-main_facts.elf));
 	else
-		report(d, main_facts.fp >= 50 || main_facts.eh_frame || main_facts.debug_frame ?
-			   V_OK : V_WARN,
+		report(d,
+		       main_facts.fp >= 50 || main_facts.eh_frame || main_facts.debug_frame
+			       ? V_OK
+			       : V_WARN,
 		       "frame pointers",
 		       "build with -fno-omit-frame-pointer, or keep .eh_frame "
 		       "(-fasynchronous-unwind-tables) so CFI unwinds it",
 		       "%s: %s (%d%% of functions set up a frame)%s", l->m[0].path,
 		       fp_word(main_facts.fp), main_facts.fp < 0 ? 0 : main_facts.fp,
-		       main_facts.fp < 50 && (main_facts.eh_frame || main_facts.debug_frame) ?
-			       "; CFI covers it" : "");
+		       main_facts.fp < 50 && (main_facts.eh_frame || main_facts.debug_frame)
+			       ? "; CFI covers it"
+			       : "");
 	mapping_list_done(l);
 	free(l);
 }
@@ -677,11 +694,8 @@ static void check_pid(struct doctor *d, int pid)
 int doctor_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	struct doctor d = { 0 };
+		{"pid", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'}, {}};
+	struct doctor d = {0};
 	struct caps caps;
 	long paranoid = 0, ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	bool have_paranoid;
@@ -699,9 +713,12 @@ int doctor_main(int argc, char **argv)
 			break;
 		case 'h':
 			printf("Usage: perfagent doctor [--pid PID]\n\n"
-			       "Checks what profiling needs on this machine (kernel features, sysctls,\n"
-			       "capabilities, cgroups, opening the events) and, with --pid, whether\n"
-			       "that process's stacks can be unwound and symbolized. Prints OK, WARN or\n"
+			       "Checks what profiling needs on this machine (kernel features, "
+			       "sysctls,\n"
+			       "capabilities, cgroups, opening the events) and, with --pid, "
+			       "whether\n"
+			       "that process's stacks can be unwound and symbolized. Prints OK, "
+			       "WARN or\n"
 			       "FAIL per check with the fix; exits 1 when a check fails.\n");
 			return 0;
 		default:
@@ -717,7 +734,8 @@ int doctor_main(int argc, char **argv)
 	check_privileges(&d, &caps, paranoid, have_paranoid);
 	check_mlock(&d, &caps, ncpus);
 	check_kptr(&d);
-	check_cgroups(&d, &caps, caps.perfmon || caps.sys_admin || (have_paranoid && paranoid <= 0));
+	check_cgroups(&d, &caps,
+		      caps.perfmon || caps.sys_admin || (have_paranoid && paranoid <= 0));
 	fflush(stdout);
 	check_every_cpu(&d);
 	if (pid)
@@ -731,12 +749,12 @@ int doctor_main(int argc, char **argv)
 static int explain_sample(int pid, uint64_t seconds, struct sampler_stats *ret_st,
 			  struct sampler_binary_stops *bs, size_t max_bs, size_t *ret_n_bs)
 {
-	uint32_t pids[1] = { (uint32_t)pid };
-	struct sampler_config sc = { .frequency_hz = EXPLAIN_FREQUENCY_HZ,
-				     .stack_size = DOCTOR_STACK_SIZE,
-				     .unwind_mode = PUW_MODE_AUTO,
-				     .pids = pids,
-				     .n_pids = 1 };
+	uint32_t pids[1] = {(uint32_t)pid};
+	struct sampler_config sc = {.frequency_hz = EXPLAIN_FREQUENCY_HZ,
+				    .stack_size = DOCTOR_STACK_SIZE,
+				    .unwind_mode = PUW_MODE_AUTO,
+				    .pids = pids,
+				    .n_pids = 1};
 	struct profile_limits lim;
 	struct profile_window *w = NULL;
 	struct sampler *s = NULL;
@@ -779,10 +797,7 @@ out:
 int explain_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "duration", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+		{"duration", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {}};
 	struct mapping_list *l;
 	struct sampler_stats st;
 	struct sampler_binary_stops bs[16];
@@ -795,7 +810,8 @@ int explain_main(int argc, char **argv)
 		switch (c) {
 		case 'd':
 			if (parse_u64(optarg, 0, 600, &seconds) < 0) {
-				log_error("explain --duration %s: expected seconds, 0 to 600", optarg);
+				log_error("explain --duration %s: expected seconds, 0 to 600",
+					  optarg);
 				return 2;
 			}
 			break;
@@ -803,8 +819,10 @@ int explain_main(int argc, char **argv)
 			printf("Usage: perfagent explain [--duration SECONDS] PID\n\n"
 			       "Lists the executable mappings of PID with what unwinding and\n"
 			       "symbolization will find in each (CFI, symbols, debug info, frame\n"
-			       "pointers), then samples PID for SECONDS (default %d) and shows where\n"
-			       "its user stacks stopped.\n", EXPLAIN_DEFAULT_S);
+			       "pointers), then samples PID for SECONDS (default %d) and shows "
+			       "where\n"
+			       "its user stacks stopped.\n",
+			       EXPLAIN_DEFAULT_S);
 			return 0;
 		default:
 			fprintf(stderr, "Try 'perfagent explain --help'.\n");
@@ -823,7 +841,8 @@ int explain_main(int argc, char **argv)
 	r = maps_read((int)pid, NULL, collect_exec_mapping, l);
 	if (r < 0) {
 		log_error_errno(r, "explain: cannot read /proc/%d/maps: %m — %s", (int)pid,
-				r == -ENOENT ? "no such process" : "run as root or grant CAP_SYS_PTRACE");
+				r == -ENOENT ? "no such process"
+					     : "run as root or grant CAP_SYS_PTRACE");
 		free(l);
 		return 1;
 	}
@@ -836,16 +855,20 @@ int explain_main(int argc, char **argv)
 
 		binary_facts_read(root, l->m[i].path, &f);
 		if (f.elf < 0) {
-			printf("%-5s %-6s %-7s %-6s %-6s %-40s %s (%s)\n", "-", "-", "-", "-", "", "-",
-			       l->m[i].path, strerror(-f.elf));
+			printf("%-5s %-6s %-7s %-6s %-6s %-40s %s (%s)\n", "-", "-", "-", "-", "",
+			       "-", l->m[i].path, strerror(-f.elf));
 			continue;
 		}
-		cfi = f.eh_frame && f.debug_frame ? "both" : f.eh_frame ? "eh" :
-		      f.debug_frame ? "debug" : "none";
+		cfi = f.eh_frame && f.debug_frame ? "both"
+		      : f.eh_frame		  ? "eh"
+		      : f.debug_frame		  ? "debug"
+						  : "none";
 		syms = f.symtab ? "symtab" : f.dynsym ? "dynsym" : "none";
 		printf("%-5s %-6s %-7s %-6s %-6s %-40s %s\n", cfi, syms,
-		       f.debug_info ? "yes" : f.debug_file ? "file" : "no", fp_word(f.fp), "",
-		       f.build_id[0] ? f.build_id : "-", l->m[i].path);
+		       f.debug_info   ? "yes"
+		       : f.debug_file ? "file"
+				      : "no",
+		       fp_word(f.fp), "", f.build_id[0] ? f.build_id : "-", l->m[i].path);
 	}
 	if (l->more)
 		printf("... and %zu more\n", l->more);
@@ -866,8 +889,8 @@ int explain_main(int argc, char **argv)
 	for (int i = 0; i < _PUW_STOP_MAX; i++)
 		unwound += st.stop[i];
 	printf("\nUnwinding over %" PRIu64 " s at %d Hz: %" PRIu64 " samples, %" PRIu64
-	       " user stacks, %.1f frames on average\nstop reasons:", seconds,
-	       EXPLAIN_FREQUENCY_HZ, st.samples, unwound,
+	       " user stacks, %.1f frames on average\nstop reasons:",
+	       seconds, EXPLAIN_FREQUENCY_HZ, st.samples, unwound,
 	       unwound ? (double)st.user_frames / (double)unwound : 0.0);
 	for (int i = 0; i < _PUW_STOP_MAX; i++)
 		if (st.stop[i])

@@ -44,8 +44,9 @@ static int address_resolve(const char *address, struct sockaddr_storage *ret, so
 {
 	char host[256];
 	const char *port, *colon = strrchr(address, ':');
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_NUMERICSERV | AI_PASSIVE }, *ai = NULL;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICSERV | AI_PASSIVE},
+			*ai = NULL;
 	size_t hl;
 	uint64_t p;
 	int r;
@@ -126,9 +127,9 @@ static uint64_t rss_bytes(void)
 
 static size_t exposition(struct metrics *m, char *buf, size_t cap)
 {
-	struct text t = { .buf = buf, .cap = cap };
+	struct text t = {.buf = buf, .cap = cap};
 	struct sampler_stats st;
-	struct flush_metrics fm = { 0 };
+	struct flush_metrics fm = {0};
 	struct flusher *f;
 	uint64_t procs, reloads, reload_failures, start_ns;
 
@@ -160,11 +161,12 @@ static size_t exposition(struct metrics *m, char *buf, size_t cap)
 	for (int i = 0; i < _PUW_STOP_MAX; i++)
 		text_add(&t, "perfagent_unwind_stops_total{reason=\"%s\"} %llu\n", puw_stop_name(i),
 			 (unsigned long long)st.stop[i]);
-	text_add(&t, "# HELP perfagent_unwind_frames_total Caller frames found, by method.\n"
-		     "# TYPE perfagent_unwind_frames_total counter\n"
-		     "perfagent_unwind_frames_total{method=\"cfi\"} %llu\n"
-		     "perfagent_unwind_frames_total{method=\"fp\"} %llu\n"
-		     "perfagent_unwind_frames_total{method=\"signal\"} %llu\n",
+	text_add(&t,
+		 "# HELP perfagent_unwind_frames_total Caller frames found, by method.\n"
+		 "# TYPE perfagent_unwind_frames_total counter\n"
+		 "perfagent_unwind_frames_total{method=\"cfi\"} %llu\n"
+		 "perfagent_unwind_frames_total{method=\"fp\"} %llu\n"
+		 "perfagent_unwind_frames_total{method=\"signal\"} %llu\n",
 		 (unsigned long long)st.unwind.steps_cfi, (unsigned long long)st.unwind.steps_fp,
 		 (unsigned long long)st.unwind.steps_signal);
 	metric(&t, "perfagent_processes_tracked", "gauge", "Processes seen by the sampler.", procs);
@@ -199,10 +201,11 @@ static size_t exposition(struct metrics *m, char *buf, size_t cap)
 
 	metric(&t, "perfagent_windows_total", "counter", "Profile windows flushed.",
 	       fm.sum.windows);
-	text_add(&t, "# HELP perfagent_export_total Profiles handed to the exporter, by outcome.\n"
-		     "# TYPE perfagent_export_total counter\n"
-		     "perfagent_export_total{outcome=\"ok\"} %llu\n"
-		     "perfagent_export_total{outcome=\"error\"} %llu\n",
+	text_add(&t,
+		 "# HELP perfagent_export_total Profiles handed to the exporter, by outcome.\n"
+		 "# TYPE perfagent_export_total counter\n"
+		 "perfagent_export_total{outcome=\"ok\"} %llu\n"
+		 "perfagent_export_total{outcome=\"error\"} %llu\n",
 		 (unsigned long long)fm.sum.files, (unsigned long long)fm.sum.send_errors);
 	metric(&t, "perfagent_export_bytes_total", "counter", "Bytes of encoded profiles exported.",
 	       fm.sum.bytes);
@@ -214,11 +217,13 @@ static size_t exposition(struct metrics *m, char *buf, size_t cap)
 	       "SIGHUP reloads that failed (the previous settings stay).", reload_failures);
 	metric(&t, "perfagent_resident_memory_bytes", "gauge", "Resident set size of the agent.",
 	       rss_bytes());
-	text_add(&t, "# HELP perfagent_uptime_seconds Seconds since the agent started.\n"
-		     "# TYPE perfagent_uptime_seconds gauge\nperfagent_uptime_seconds %.3f\n",
+	text_add(&t,
+		 "# HELP perfagent_uptime_seconds Seconds since the agent started.\n"
+		 "# TYPE perfagent_uptime_seconds gauge\nperfagent_uptime_seconds %.3f\n",
 		 (double)(now_monotonic_ns() - start_ns) / 1e9);
-	text_add(&t, "# HELP perfagent_build_info The agent's version.\n"
-		     "# TYPE perfagent_build_info gauge\nperfagent_build_info{version=\"%s\"} 1\n",
+	text_add(&t,
+		 "# HELP perfagent_build_info The agent's version.\n"
+		 "# TYPE perfagent_build_info gauge\nperfagent_build_info{version=\"%s\"} 1\n",
 		 PACKAGE_VERSION);
 	return t.len;
 }
@@ -292,8 +297,10 @@ int metrics_start(const char *address, struct metrics **ret)
 	const union MHD_DaemonInfo *info;
 
 	if (address_resolve(address, &ss, &len) < 0)
-		return log_error_errno(-EINVAL, "--http-address %s: expected HOST:PORT, "
-					       "[IPV6]:PORT or none", address);
+		return log_error_errno(-EINVAL,
+				       "--http-address %s: expected HOST:PORT, "
+				       "[IPV6]:PORT or none",
+				       address);
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
@@ -310,15 +317,18 @@ int metrics_start(const char *address, struct metrics **ret)
 
 		pthread_mutex_destroy(&m->lock);
 		free(m);
-		return log_warn_errno(r, "metrics: cannot listen on %s: %m — pick another "
-					 "--http-address, or none to turn the endpoint off",
+		return log_warn_errno(r,
+				      "metrics: cannot listen on %s: %m — pick another "
+				      "--http-address, or none to turn the endpoint off",
 				      address);
 	}
 	info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	m->port = info ? info->port : 0;
 	log_info("metrics: http://%s:%u/metrics and /healthz",
-		 ss.ss_family == AF_INET6 ? "[::]" : strncmp(address, ":", 1) == 0 ? "0.0.0.0" :
-		 "127.0.0.1", m->port);
+		 ss.ss_family == AF_INET6	 ? "[::]"
+		 : strncmp(address, ":", 1) == 0 ? "0.0.0.0"
+						 : "127.0.0.1",
+		 m->port);
 	*ret = m;
 	return 0;
 }

@@ -31,14 +31,16 @@ int reload_run(void)
 	int ret = 0;
 
 	if (n_hooks == 0) {
-		log_info("received SIGHUP: nothing to reload (no --config file); profiling goes on");
+		log_info(
+			"received SIGHUP: nothing to reload (no --config file); profiling goes on");
 		return 0;
 	}
 	for (unsigned i = 0; i < n_hooks; i++) {
 		int r = hooks[i].fn(hooks[i].ctx);
 
 		if (r < 0) {
-			log_error_errno(r, "reload %s: %m; the previous settings stay", hooks[i].name);
+			log_error_errno(r, "reload %s: %m; the previous settings stay",
+					hooks[i].name);
 			if (ret == 0)
 				ret = r;
 		} else {

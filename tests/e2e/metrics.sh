@@ -21,13 +21,7 @@ agent=$!
 e2e_track "$agent"
 E2E_ON_EXIT='sed "s/^/  perfagent: /" "$TEST_TMP/perfagent.log" | tail -n 20'
 
-port=""
-for _ in $(seq 50); do
-	port=$(sed -n 's|.*metrics: http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$TEST_TMP/perfagent.log")
-	[ -n "$port" ] && break
-	sleep 0.2
-done
-[ -n "$port" ] || fail "the daemon did not log its metrics address"
+port=$(metrics_port "$TEST_TMP/perfagent.log") || exit 1
 echo "metrics on port $port"
 sleep 2
 "$TESTS_PYTHON" "$top_srcdir/tests/lib/metrics_check.py" --port "$port" --wait 3 ||
@@ -41,8 +35,7 @@ timeout -k 5 40 "$PERFAGENT" -F 99 -i 1 -d 5 -o "$TEST_TMP/out-mem" --memory-lim
 agent=$!
 e2e_track "$agent"
 sleep 3.5
-port=$(sed -n 's|.*metrics: http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$TEST_TMP/mem.log")
-[ -n "$port" ] || fail "the daemon did not log its metrics address"
+port=$(metrics_port "$TEST_TMP/mem.log") || exit 1
 "$TESTS_PYTHON" - "$port" <<'PY' || fail "--memory-limit is not applied or not counted"
 import sys, urllib.request
 from prometheus_client.parser import text_string_to_metric_families

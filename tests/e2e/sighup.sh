@@ -22,13 +22,7 @@ agent=$!
 e2e_track "$agent"
 E2E_ON_EXIT='sed "s/^/  perfagent: /" "$TEST_TMP/perfagent.log" | tail -n 20'
 
-port=""
-for _ in $(seq 50); do
-	port=$(sed -n 's|.*metrics: http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$TEST_TMP/perfagent.log")
-	[ -n "$port" ] && break
-	sleep 0.2
-done
-[ -n "$port" ] || fail "the daemon did not log its metrics address"
+port=$(metrics_port "$TEST_TMP/perfagent.log") || exit 1
 sleep 2.9 # in the middle of the second window
 kill -HUP "$agent"
 sleep 0.5
