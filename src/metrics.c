@@ -295,6 +295,7 @@ int metrics_start(const char *address, struct metrics **ret)
 	socklen_t len;
 	struct metrics *m;
 	const union MHD_DaemonInfo *info;
+	char host[NI_MAXHOST];
 
 	if (address_resolve(address, &ss, &len) < 0)
 		return log_error_errno(-EINVAL,
@@ -324,11 +325,10 @@ int metrics_start(const char *address, struct metrics **ret)
 	}
 	info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	m->port = info ? info->port : 0;
-	log_info("metrics: http://%s:%u/metrics and /healthz",
-		 ss.ss_family == AF_INET6	 ? "[::]"
-		 : strncmp(address, ":", 1) == 0 ? "0.0.0.0"
-						 : "127.0.0.1",
-		 m->port);
+	if (getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
+		snprintf(host, sizeof(host), "?");
+	log_info("metrics: http://%s%s%s:%u/metrics and /healthz", ss.ss_family == AF_INET6 ? "[" : "",
+		 host, ss.ss_family == AF_INET6 ? "]" : "", m->port);
 	*ret = m;
 	return 0;
 }
