@@ -34,6 +34,7 @@ timeout -k 5 40 "$PERFAGENT" -F 99 -i 1 -d 5 -o "$TEST_TMP/out-mem" --memory-lim
 	--http-address 127.0.0.1:0 2>"$TEST_TMP/mem.log" &
 agent=$!
 e2e_track "$agent"
+E2E_ON_EXIT='sed "s/^/  perfagent: /" "$TEST_TMP/mem.log" | tail -n 20'
 sleep 3.5
 port=$(metrics_port "$TEST_TMP/mem.log") || exit 1
 "$TESTS_PYTHON" - "$port" <<'PY' || fail "--memory-limit is not applied or not counted"
@@ -58,4 +59,17 @@ grep -q "metrics:" "$TEST_TMP/none.log" && fail "--http-address none still serve
 "$PERFAGENT" -d 1 -o "$TEST_TMP/out3" --http-address "bogus" 2>"$TEST_TMP/bad.log" &&
 	fail "--http-address bogus was accepted"
 grep -q "expected HOST:PORT" "$TEST_TMP/bad.log" || fail "no useful message for a bad address"
+# A port in use turns the endpoint off with a warning; profiling goes on.
+"$TESTS_PYTHON" - "$PERFAGENT" "$TEST_TMP/out4" <<'PY' || fail "a busy metrics port is not handled"
+import socket, subprocess, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+port = s.getsockname()[1]
+r = subprocess.run([sys.argv[1], "-d", "1", "-o", sys.argv[2], "--http-address",
+                    f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=30)
+print(r.stderr.splitlines()[0])
+assert r.returncode == 0, f"exit status {r.returncode}"
+assert f"cannot listen on 127.0.0.1:{port}" in r.stderr and "none to turn" in r.stderr
+PY
 echo "PASS"
