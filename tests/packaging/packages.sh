@@ -53,6 +53,7 @@ else
 	[ -z "${PERFAGENT_TEST_ROOTFS_TAR:-}" ] || tar -cpf "$PERFAGENT_TEST_ROOTFS_TAR" -C "$root" .
 fi
 grep -q 'VERSION_ID="12"' "$root/etc/os-release" || fail "the root is not Debian 12"
+chmod 755 "$root" # mktemp made it 0700; a real / is 0755 (access(2) ignores capabilities)
 mount -t proc proc "$root/proc" && mount --rbind /sys "$root/sys" && mount --rbind /dev "$root/dev" ||
 	fail "cannot mount /proc, /sys, /dev in the root"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null
