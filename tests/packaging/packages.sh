@@ -102,10 +102,16 @@ rc=$?
 cat "$PKG_BUILD/doctor.txt"
 [ "$rc" = 0 ] || fail "doctor with the service's identity and capabilities exited $rc"
 
-# systemctl stop sends SIGTERM: the agent writes its last window and exits 0.
+# systemctl stop sends SIGTERM: the agent writes its last window and exits 0. A busy loop
+# in the root gives it something to sample on an otherwise idle machine (idle CPUs take no
+# cpu-clock samples).
+chroot "$root" /bin/sh -c 'while :; do :; done' &
+busy=$!
 (exec_as_service "$execstart") 2>"$PKG_BUILD/service.log" &
 svc=$!
 sleep 4
+kill "$busy"
+wait "$busy" 2>/dev/null
 [ "$(cat "/proc/$svc/comm" 2>/dev/null)" = perfagent ] || fail "pid $svc is not the agent"
 kill -TERM "$svc"
 wait "$svc"
