@@ -14,19 +14,25 @@ fi
 if command -v apt-get >/dev/null 2>&1; then
 	build="build-essential autoconf automake pkg-config libelf-dev libdw-dev libunwind-dev
 	       libzstd-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev libdebuginfod-dev
-	       libpcre2-dev liblzma-dev libiberty-dev"
+	       libpcre2-dev liblzma-dev libiberty-dev libmicrohttpd-dev libcap-dev"
 	# go tool pprof and protoc-generated python3-protobuf decode our profiles in the tests;
 	# perf is the peer the benchmark measures; binutils (readelf) and util-linux (setpriv)
 	# are used by the tests themselves; the arm64 unwinding tests cross-compile fixtures
 	# and run them under qemu-user; nodejs (JIT perf maps) and debuginfod (a local server)
 	# are profiled by the symbolization tests, which also build Rust (rustc), Go and
-	# MiniDebugInfo (xz-utils) fixtures.
+	# MiniDebugInfo (xz-utils) fixtures; the packaging tests (make check-packages) build,
+	# lint and install the packages, and check the unit and the metrics exposition.
 	tests="golang-go protobuf-compiler python3 python3-protobuf binutils util-linux procps
 	       linux-perf gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross
-	       qemu-user nodejs debuginfod rustc xz-utils"
+	       qemu-user debuginfod rustc xz-utils"
 	# The exporter tests' loopback receivers: Node (npm ci of tests/receivers), grpcio's
-	# C-core gRPC server, a multipart parser.
-	tests="$tests npm python3-grpcio python3-multipart"
+	# C-core gRPC server, a multipart parser. A Node.js already installed from another
+	# repository (NodeSource's bundles npm and conflicts with Debian's) is used as it is.
+	command -v node >/dev/null 2>&1 || tests="$tests nodejs"
+	command -v npm >/dev/null 2>&1 || tests="$tests npm"
+	tests="$tests python3-grpcio python3-multipart"
+	tests="$tests python3-prometheus-client python3-yaml systemd groff-base debhelper dpkg-dev
+	       lintian rpm rpmlint debootstrap"
 	pkgs=$build
 	[ $want_tests = yes ] && pkgs="$pkgs $tests"
 	export DEBIAN_FRONTEND=noninteractive
@@ -36,10 +42,14 @@ if command -v apt-get >/dev/null 2>&1; then
 elif command -v dnf >/dev/null 2>&1; then
 	build="gcc make autoconf automake pkgconf-pkg-config elfutils-libelf-devel elfutils-devel
 	       libunwind-devel libzstd-devel jansson-devel libcurl-devel zlib-devel kernel-headers
-	       elfutils-debuginfod-client-devel pcre2-devel xz-devel binutils-devel"
+	       elfutils-debuginfod-client-devel pcre2-devel xz-devel binutils-devel
+	       libmicrohttpd-devel libcap-devel"
 	tests="golang protobuf-compiler python3 python3-protobuf binutils util-linux procps-ng perf
-	       gcc-aarch64-linux-gnu gcc-c++-aarch64-linux-gnu qemu-user nodejs elfutils-debuginfod rust xz"
-	tests="$tests npm python3-grpcio python3-multipart"
+	       gcc-aarch64-linux-gnu gcc-c++-aarch64-linux-gnu qemu-user elfutils-debuginfod rust xz"
+	command -v node >/dev/null 2>&1 || tests="$tests nodejs"
+	command -v npm >/dev/null 2>&1 || tests="$tests npm"
+	tests="$tests python3-grpcio python3-multipart python3-prometheus_client python3-pyyaml
+	       systemd groff-base rpm-build rpmlint"
 	pkgs=$build
 	[ $want_tests = yes ] && pkgs="$pkgs $tests"
 	# shellcheck disable=SC2086

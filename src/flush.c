@@ -104,6 +104,7 @@ struct flusher {
 	struct debuginfod_provider *dbg;
 	int vdso_fd;
 	struct flush_summary sum;
+	struct flush_metrics published; /* under lock: sum and cache figures after a window */
 	char marker_names[_PUW_STOP_MAX][40]; /* "[unwind: <stop reason>]" */
 	struct labelset overflow_labels; /* node, static labels, series_overflow="true" */
 };
@@ -868,6 +869,8 @@ static void *flush_thread(void *arg)
 		profile_window_reset(w, 0, 0);
 
 		pthread_mutex_lock(&f->lock);
+		f->published.sum = f->sum;
+		symcache_get_stats(f->syms, &f->published.syms);
 		f->spare = w;
 		f->busy = false;
 		pthread_cond_broadcast(&f->cond);
@@ -907,6 +910,8 @@ int flusher_new(const struct flush_config *c, struct profile_window *spare, stru
 		f->syms = symcache_new_config(&sc);
 	}
 	f->demangler = demangler_new(c->demangle, DEMANGLE_BYTES);
+	f->published.symcache_limit_bytes = c->symbol_cache_bytes ? c->symbol_cache_bytes
+								 : ((size_t)256 << 20);
 	f->pb = pprof_builder_new(0);
 	f->names = strtab_new(NAMES_BYTES);
 	f->hot = calloc(HOT_SLOTS, sizeof(*f->hot));
@@ -1037,6 +1042,13 @@ void flusher_get_summary(struct flusher *f, struct flush_summary *ret)
 	pthread_mutex_unlock(&f->lock);
 	if (f->dbg)
 		debuginfod_provider_get_stats(f->dbg, &ret->dbg);
+}
+
+void flusher_get_metrics(struct flusher *f, struct flush_metrics *ret)
+{
+	pthread_mutex_lock(&f->lock);
+	*ret = f->published;
+	pthread_mutex_unlock(&f->lock);
 }
 
 size_t flusher_hottest(struct flusher *f, struct flush_hot *ret, size_t max)

@@ -47,6 +47,7 @@ struct flush_config {
 	enum demangle_mode demangle;
 	size_t symbol_cache_bytes;         /* 0 = 256 MiB */
 	struct debuginfo_config debuginfo; /* borrowed for the flusher's lifetime */
+	/* symbol cache budget: symbol_cache_bytes (0 = the default, 256 MiB) */
 };
 
 struct flush_hot {
@@ -76,6 +77,14 @@ struct flush_summary {
 	struct symcache_stats symbols; /* the symbol cache, as of the last window */
 };
 
+/* What the flush thread has done so far, refreshed after every window (self-metrics). */
+struct flush_metrics {
+	struct flush_summary sum;
+	struct symcache_stats syms;
+	uint64_t symcache_limit_bytes;
+	uint64_t spool_bytes; /* profiles waiting on disk (0 while no exporter spools) */
+};
+
 struct flusher;
 
 /* spare: the window the sampler will get back first (ownership taken). */
@@ -93,6 +102,8 @@ void flusher_finish(struct flusher *f);
 void flusher_free(struct flusher *f); /* accepts NULL; frees the windows it holds */
 
 void flusher_get_summary(struct flusher *f, struct flush_summary *ret);
+/* Any thread: the snapshot of the last finished window (a copy under the flusher's lock). */
+void flusher_get_metrics(struct flusher *f, struct flush_metrics *ret);
 /* The hottest leaf functions over the whole run, most samples first; returns how many. */
 size_t flusher_hottest(struct flusher *f, struct flush_hot *ret, size_t max);
 /* Counters of exporter i (its target into *ret_target, borrowed); false past the last. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Logging: level filter, journald priority prefixes, %m from an explicit error.
+ * Logging: level filter, journald priority prefixes (<N>, sd-daemon(3), when stderr is the
+ * journal stream), %m from an explicit error.
  * The level is set once at start-up, before threads exist; reads race-free after that.
  */
 #include "config.h"
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -44,6 +46,22 @@ int log_level_from_string(const char *s, enum log_level *ret)
 	return -EINVAL;
 }
 
+/*
+ * systemd sets JOURNAL_STREAM=DEV:INODE for a service whose stderr goes to journald. A
+ * child that inherited the variable but writes elsewhere (a pipe, a file) must not get the
+ * prefixes: compare the variable with stderr itself (sd-daemon(3), systemd.exec(5)).
+ */
+static int stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 int log_internal(enum log_level level, int error, const char *fmt, ...)
 {
 	static int journal = -1;
@@ -54,7 +72,7 @@ int log_internal(enum log_level level, int error, const char *fmt, ...)
 	if (level > max_level)
 		return error;
 	if (journal < 0)
-		journal = getenv("JOURNAL_STREAM") != NULL;
+		journal = stderr_is_journal();
 	if (journal)
 		n += snprintf(line, sizeof(line), "<%d>", (int)level);
 	else if (level <= LOG_LEVEL_WARN)

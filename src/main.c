@@ -22,13 +22,16 @@
 #include <unistd.h>
 
 #include "conffile.h"
+#include "doctor.h"
 #include "export.h"
 #include "flush.h"
 #include "labeler.h"
 #include "labels.h"
 #include "log.h"
 #include "options.h"
+#include "metrics.h"
 #include "profile.h"
+#include "reload.h"
 #include "sampler.h"
 #include "sidecar.h"
 #include "util.h"
@@ -48,6 +51,7 @@ struct str_list {
 };
 #define MAX_DEBUGINFO_DIRS 64
 #define DEFAULT_SYMBOL_CACHE_MIB 256
+#define DEFAULT_MEMORY_LIMIT (512ULL << 20)
 
 struct options {
 	uint32_t frequency_hz;
@@ -65,6 +69,9 @@ struct options {
 	const char *summary_json;
 	const char *debuginfod_url;
 	uint32_t debuginfod_timeout_s;
+	/* Operation: self-metrics endpoint and the caches' memory budget. */
+	const char *http_address;
+	uint64_t memory_limit_bytes;
 	char **cmd;
 	/* targets and labels */
 	const char *config_path;
@@ -158,6 +165,7 @@ static void usage(FILE *out)
 		"                             like /usr/lib/debug (.build-id/xx/rest.debug); may\n"
 		"                             be repeated\n"
 		"      --symbol-cache-size MIB  memory for symbol tables and DWARF (default %d)\n"
+		"\n"
 		"Export (-o DIR is --export file=DIR; several exporters may run at once):\n"
 		"      --export KIND=DEST     file=DIR, pyroscope=URL (Connect Push),\n"
 		"                             pyroscope-ingest=URL (legacy /ingest), parca=URL\n"
@@ -184,6 +192,17 @@ static void usage(FILE *out)
 		"                             file exporter retention: the oldest files go\n"
 		"                             first (default 0: keep everything)\n"
 		"\n"
+		"Operation:\n"
+		"      --http-address ADDR    serve /metrics (Prometheus) and /healthz on ADDR,\n"
+		"                             HOST:PORT or [IPV6]:PORT (default %s; none: off)\n"
+		"      --memory-limit BYTES   budget of the symbol and CFI caches together, with\n"
+		"                             K, M or G suffixes (default 512M)\n"
+		"\n"
+		"Subcommands:\n"
+		"  perfagent doctor [--pid PID]     check this machine (and a process) for profiling\n"
+		"  perfagent explain PID            what unwinding and symbols find in PID, and\n"
+		"                                   where its stacks stop\n"
+		"\n"
 		"Other:\n"
 		"  -c, --config FILE          a JSON file whose keys are these long options, plus\n"
 		"                             targets, labels and relabel_configs; the command line\n"
@@ -197,7 +216,7 @@ static void usage(FILE *out)
 		"CAP_SYS_PTRACE to read other users' binaries, or kernel.perf_event_paranoid <= 0.\n",
 		DEFAULT_FREQUENCY_HZ, DEFAULT_STACK_SIZE, DEFAULT_MAX_SERIES, DEFAULT_OUTPUT_DIR,
 		DEFAULT_INTERVAL_S, DEFAULT_SYMBOL_CACHE_MIB, d.timeout_s, d.concurrency, d.retry_max_s,
-		(unsigned long long)d.spool_max_bytes);
+		(unsigned long long)d.spool_max_bytes, METRICS_DEFAULT_ADDRESS);
 }
 
 static int str_list_add(struct str_list *l, const char *s)
@@ -682,6 +701,48 @@ EXPORT_SETTER(set_datadog_tags, OPT_DATADOG_TAGS)
 EXPORT_SETTER(set_output_max_bytes, OPT_OUTPUT_MAX_BYTES)
 EXPORT_SETTER(set_output_max_age, OPT_OUTPUT_MAX_AGE)
 
+static int parse_bytes(const char *arg, uint64_t min, uint64_t max, uint64_t *ret)
+{
+	char num[32];
+	size_t n = strlen(arg);
+	unsigned shift = 0;
+
+	if (n == 0 || n >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, arg, n + 1);
+	switch (num[n - 1]) {
+	case 'K': case 'k': shift = 10; break;
+	case 'M': case 'm': shift = 20; break;
+	case 'G': case 'g': shift = 30; break;
+	}
+	if (shift)
+		num[n - 1] = '\0';
+	if (parse_u64(num, min >> shift, max >> shift, ret) < 0)
+		return -EINVAL;
+	*ret <<= shift;
+	return *ret >= min && *ret <= max ? 0 : -EINVAL;
+}
+
+static int set_http_address(void *ctx, const char *v)
+{
+	if (metrics_parse_address(v) < 0) {
+		log_error("--http-address %s: expected HOST:PORT, [IPV6]:PORT, :PORT or none", v);
+		return -EINVAL;
+	}
+	((struct options *)ctx)->http_address = v;
+	return 0;
+}
+
+static int set_memory_limit(void *ctx, const char *v)
+{
+	if (parse_bytes(v, 1ULL << 20, 1ULL << 40, &((struct options *)ctx)->memory_limit_bytes) <
+	    0) {
+		log_error("--memory-limit %s: expected bytes from 1M to 1024G (K, M, G suffixes)", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int show_help(void *ctx, const char *v)
 {
 	usage(stdout);
@@ -732,6 +793,9 @@ static const struct opt_def option_table[] = {
 	{ "demangle", 0, OPT_STRING, false, false, set_demangle, "MODE" },
 	{ "debuginfo-dir", 0, OPT_STRING, true, false, set_debuginfo_dir, "DIR" },
 	{ "symbol-cache-size", 0, OPT_NUMBER, false, false, set_symbol_cache_size, "MIB" },
+	/* operation */
+	{ "http-address", 0, OPT_STRING, false, false, set_http_address, "ADDR" },
+	{ "memory-limit", 0, OPT_STRING, false, false, set_memory_limit, "BYTES" },
 	/* export */
 	{ "export", 0, OPT_STRING, true, false, set_export, "KIND=DEST" },
 	{ "service-name", 0, OPT_STRING, false, false, set_service_name, "VALUE" },
@@ -776,6 +840,8 @@ static int parse_options(int argc, char **argv, struct options *o, struct conffi
 		.symbolize = FLUSH_SYMBOLIZE_LOCAL,
 		.demangle = DEMANGLE_FULL,
 		.symbol_cache_bytes = (uint64_t)DEFAULT_SYMBOL_CACHE_MIB << 20,
+		.http_address = METRICS_DEFAULT_ADDRESS,
+		.memory_limit_bytes = DEFAULT_MEMORY_LIMIT,
 	};
 	export_options_default(&o->eo);
 	labelset_init(&o->labels);
@@ -968,6 +1034,11 @@ static void print_summary(const struct options *o, const struct run_result *rr)
 			 "window); agent CPU %.2f s",
 			 st->label_evals, st->filtered, st->foreign, rr->fs.overflow_samples,
 			 rr->fs.max_series, rr->cpu_seconds);
+	if (st->cfi_refused || st->cfi_evicted)
+		log_warn("--memory-limit bit: CFI of %" PRIu64 " binaries not loaded and %" PRIu64
+			 " tables evicted to stay within %" PRIu64 " KiB; their frames unwound by "
+			 "frame pointers: raise --memory-limit", st->cfi_refused, st->cfi_evicted,
+			 st->cfi_limit_bytes / 1024);
 	if (st->lost)
 		log_warn("%" PRIu64 " samples were lost in the kernel (rings full): lower "
 			 "--frequency or --stack-size, or raise --ring-size", st->lost);
@@ -1295,11 +1366,18 @@ int main(int argc, char **argv)
 	struct flush_config fc = { 0 };
 	struct debuginfo_config dic;
 	struct run_result rr = { 0 };
+	struct metrics *metrics = NULL;
 	sigset_t mask, saved_mask;
 	pid_t child = 0;
 	int go_fd = -1, sfd = -1, epfd = -1, child_status = -1, ret = 1, r;
 	uint64_t start_ns, window_end_ns, deadline_ns;
 	bool stopping = false;
+
+	/* Subcommands have their own options. */
+	if (argc > 1 && strcmp(argv[1], "doctor") == 0)
+		return doctor_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "explain") == 0)
+		return explain_main(argc - 1, argv + 1);
 
 	r = parse_options(argc, argv, &o, &cf);
 	if (r <= 0)
@@ -1355,6 +1433,8 @@ int main(int argc, char **argv)
 		.label_ctx = lab,
 		.default_series = labeler_default_series(lab),
 		.drop_foreign = o.sidecar,
+		/* The caches share --memory-limit: half for CFI tables, half for symbols. */
+		.cfi_max_bytes = (size_t)(o.memory_limit_bytes / 2),
 	};
 	r = sampler_open(&sc, &s);
 	if (r < 0) {
@@ -1393,7 +1473,10 @@ int main(int argc, char **argv)
 		.overflow_labels = &overflow,
 		.symbolize = o.symbolize,
 		.demangle = o.demangle,
-		.symbol_cache_bytes = (size_t)o.symbol_cache_bytes,
+		/* The caches share --memory-limit: half for CFI tables, half for symbols. */
+		.symbol_cache_bytes = (size_t)(o.symbol_cache_bytes < o.memory_limit_bytes - o.memory_limit_bytes / 2
+						      ? o.symbol_cache_bytes
+						      : o.memory_limit_bytes - o.memory_limit_bytes / 2),
 		.debuginfo = dic,
 	};
 	r = open_exporters(&o, &fc);
@@ -1407,6 +1490,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	spare = NULL;
+	/* A busy port must not stop profiling: the endpoint is off then (logged). */
+	if (strcmp(o.http_address, "none") != 0 && metrics_start(o.http_address, &metrics) == 0)
+		metrics_set_flusher(metrics, f);
 
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -1473,6 +1559,9 @@ int main(int argc, char **argv)
 						child_status = status;
 						stopping = true;
 					}
+				} else if (si.ssi_signo == SIGHUP && !child) {
+					/* The window in progress keeps filling: nothing is lost. */
+					metrics_count_reload(metrics, reload_run());
 				} else if (child && child_status < 0) {
 					/* The command decides when we stop: pass the signal on. */
 					kill(child, (int)si.ssi_signo);
@@ -1486,6 +1575,7 @@ int main(int argc, char **argv)
 		sampler_drain(s, w, false);
 
 		now = now_monotonic_ns();
+		metrics_publish(metrics, s, now);
 		if (now >= deadline_ns || sampler_targets_gone(s))
 			stopping = true;
 		if (!stopping && now >= window_end_ns) {
@@ -1513,6 +1603,8 @@ int main(int argc, char **argv)
 		;
 	w->end_mono_ns = now_monotonic_ns();
 	w = flusher_submit(f, w);
+	metrics_stop(metrics); /* before the flusher it reads from goes */
+	metrics = NULL;
 	flusher_finish(f);
 
 	rr.seconds = (double)(now_monotonic_ns() - start_ns) / 1e9;
@@ -1560,6 +1652,7 @@ out:
 		close(sfd);
 	if (epfd >= 0)
 		close(epfd);
+	metrics_stop(metrics);
 	flusher_free(f);
 	profile_window_free(w);
 	profile_window_free(spare);

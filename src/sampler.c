@@ -278,6 +278,11 @@ static void init_attr(const struct sampler *s, struct perf_event_attr *a, bool c
 	}
 }
 
+static size_t cfi_max_bytes(const struct sampler_config *c)
+{
+	return c->cfi_max_bytes ? c->cfi_max_bytes : CFI_MAX_BYTES;
+}
+
 static uint64_t ring_bytes_for(const struct sampler_config *c)
 {
 	uint64_t record = c->stack_size + 512, want, bytes = 64 * 1024;
@@ -289,6 +294,11 @@ static uint64_t ring_bytes_for(const struct sampler_config *c)
 	while (bytes < want && bytes < (8u << 20))
 		bytes *= 2;
 	return bytes;
+}
+
+uint64_t sampler_ring_bytes(const struct sampler_config *c)
+{
+	return ring_bytes_for(c);
 }
 
 static int add_fd(struct sampler *s, int fd)
@@ -541,7 +551,7 @@ int sampler_open(const struct sampler_config *c, struct sampler **ret)
 		goto fail;
 	}
 	if (c->unwind_mode != PUW_MODE_FP) {
-		s->cfis = cfistore_new(s->arch, CFI_MAX_BYTES, CFI_MAX_BINARIES);
+		s->cfis = cfistore_new(s->arch, cfi_max_bytes(&s->cfg), CFI_MAX_BINARIES);
 		if (!s->cfis) {
 			r = -ENOMEM;
 			goto fail;
@@ -859,7 +869,9 @@ void sampler_get_stats(const struct sampler *s, struct sampler_stats *ret)
 		ret->cfi_failed = cs.failed;
 		ret->cfi_refused = cs.refused;
 		ret->cfi_bytes = cs.bytes;
+		ret->cfi_evicted = cs.evicted;
 	}
+	ret->cfi_limit_bytes = cfi_max_bytes(&s->cfg);
 }
 
 static int binary_stops_cmp(const void *a, const void *b)

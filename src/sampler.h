@@ -55,6 +55,7 @@ struct sampler_config {
 	const uint32_t *pids;  /* profile these processes; NULL = the whole machine */
 	size_t n_pids;
 	pid_t cmd_pid;         /* a stopped child to profile from its exec on (0 = none) */
+	size_t cfi_max_bytes;  /* CFI store budget; 0 = the default (256 MiB) */
 	sampler_sample_fn *on_sample; /* NULL: none */
 	void *on_sample_ctx;
 	/* Kernel-side selection: one perf cgroup event per CPU per directory (descendants
@@ -90,6 +91,8 @@ struct sampler_stats {
 	struct puw_stats unwind;   /* frames by method: CFI, frame pointers, FP fallback */
 	uint64_t cfi_binaries;     /* binaries with compiled CFI in the store now */
 	uint64_t cfi_loaded, cfi_failed, cfi_refused, cfi_bytes;
+	uint64_t cfi_evicted;      /* tables dropped to stay within the budget */
+	uint64_t cfi_limit_bytes;  /* the budget */
 };
 
 /* Truncated unwinds of one binary: where user stacks stopped short of the outermost frame. */
@@ -100,6 +103,9 @@ struct sampler_binary_stops {
 };
 
 struct sampler;
+
+/* Data bytes of one CPU's ring for c (--ring-size, or sized from frequency and stack size). */
+uint64_t sampler_ring_bytes(const struct sampler_config *c);
 
 /* Opens every event and ring (disabled). Logs and returns -errno on failure. */
 int sampler_open(const struct sampler_config *c, struct sampler **ret);

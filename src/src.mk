@@ -1,9 +1,11 @@
 # src/ — the daemon. Everything but main.c goes into a convenience library that the unit
 # tests link as well.
 PA_DEP_CFLAGS = $(LIBELF_CFLAGS) $(LIBDW_CFLAGS) $(ZLIB_CFLAGS) $(ZSTD_CFLAGS) \
-	$(JANSSON_CFLAGS) $(LIBCURL_CFLAGS) $(LIBDEBUGINFOD_CFLAGS) $(PCRE2_CFLAGS)
+	$(JANSSON_CFLAGS) $(LIBCURL_CFLAGS) $(LIBDEBUGINFOD_CFLAGS) $(PCRE2_CFLAGS) \
+	$(MHD_CFLAGS) $(LIBCAP_CFLAGS)
 PA_DEP_LIBS = $(LIBDW_LIBS) $(LIBELF_LIBS) $(LZMA_LIBS) $(LIBIBERTY_LIBS) $(ZLIB_LIBS) \
-	$(JANSSON_LIBS) $(LIBCURL_LIBS) $(ZSTD_LIBS) $(LIBDEBUGINFOD_LIBS) $(PCRE2_LIBS) $(PTHREAD_LIBS)
+	$(JANSSON_LIBS) $(LIBCURL_LIBS) $(ZSTD_LIBS) $(LIBDEBUGINFOD_LIBS) $(PCRE2_LIBS) $(PTHREAD_LIBS) \
+	$(MHD_LIBS) $(LIBCAP_LIBS)
 
 # Symbolization, also linked on its own by tests that do not take the whole library.
 SYMBOLIZE_SOURCES = \
@@ -41,6 +43,9 @@ src_libperfagent_a_SOURCES = \
 	src/upload.c src/upload.h \
 	src/spool.c src/spool.h \
 	src/util.c src/util.h \
+	src/metrics.c src/metrics.h \
+	src/reload.c src/reload.h \
+	src/doctor.c src/doctor.h \
 	src/labels.c src/labels.h \
 	src/relabel.c src/relabel.h \
 	src/discover.c src/discover.h \

@@ -84,3 +84,4 @@ tests_unit_test_conffile_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_conffile_LDADD = src/libperfagent.a $(PA_DEP_LIBS)
 TESTS += tests/unit/test-relabel tests/unit/test-discover tests/unit/test-conffile
 EXTRA_DIST += tests/data/relabel tests/data/cgroup tests/data/parca tests/data/config
+include tests/packaging/packaging.mk

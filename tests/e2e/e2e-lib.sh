@@ -85,3 +85,14 @@ e2e_wait_sampling() {
 	done
 	fail "perfagent did not start sampling within 30 s"
 }
+
+# metrics_port LOG: the port a daemon started with --http-address HOST:0 logged in LOG
+# (waits up to 10 s for the line); fails the test when it never comes.
+metrics_port() {
+	for _ in $(seq 50); do
+		mp=$(sed -n 's|.*metrics: http://[^ ]*:\([0-9]*\)/metrics.*|\1|p' "$1")
+		[ -n "$mp" ] && { echo "$mp"; return 0; }
+		sleep 0.2
+	done
+	fail "the daemon did not log its metrics address in $1"
+}

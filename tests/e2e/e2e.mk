@@ -89,7 +89,11 @@ E2E_TESTS = \
 	tests/e2e/export-parca.sh \
 	tests/e2e/export-datadog.sh \
 	tests/e2e/export-faults.sh \
-	tests/e2e/export-outage.sh
+	tests/e2e/export-outage.sh \
+	tests/e2e/doctor.sh \
+	tests/e2e/explain.sh \
+	tests/e2e/metrics.sh \
+	tests/e2e/sighup.sh
 
 dist_check_SCRIPTS += $(E2E_TESTS)
 TESTS += $(E2E_TESTS)
@@ -113,6 +117,7 @@ EXTRA_DIST += \
 	tests/receivers/connect-receiver.mjs \
 	tests/receivers/parca_grpc_receiver.py \
 	tests/receivers/datadog_receiver.py \
-	tests/receivers/receiver_common.py
+	tests/receivers/receiver_common.py \
+	tests/lib/metrics_check.py
 # e2e-lib.sh serializes the end-to-end tests with flock on this file.
 CLEANFILES += tests/e2e/.e2e-lock
