@@ -78,6 +78,7 @@ struct options {
 	struct str_list cgroups;
 	struct str_list env_vars;
 	struct labelset labels; /* --label and the file's "labels" */
+	struct labelset cli_labels; /* --label alone: a reload merges the new file's under them */
 	const char *node;
 	bool label_cmdline;
 	uint32_t max_series;
@@ -857,6 +858,7 @@ static int parse_options(int argc, char **argv, struct options *o, struct conffi
 			return 0;
 		}
 	config = opt_value(&cli, "config");
+	labelset_init(&o->cli_labels);
 	if (config) {
 		r = conffile_load(config, option_table, ARRAY_SIZE(option_table), &cf);
 		if (r >= 0)
@@ -869,6 +871,17 @@ static int parse_options(int argc, char **argv, struct options *o, struct conffi
 	}
 	if (r == 0)
 		r = opt_apply(&cli, o);
+	/* The command line's own labels, kept for reloads (the file's never override them). */
+	for (size_t i = 0; r == 0 && i < cli.n; i++)
+		if (cli.v[i].def->set == set_label) {
+			/* Valid: opt_apply() ran set_label() on it. */
+			const char *eq = strchr(cli.v[i].value, '=');
+			char name[256];
+
+			snprintf(name, sizeof(name), "%.*s", (int)(eq - cli.v[i].value),
+				 cli.v[i].value);
+			r = labelset_set(&o->cli_labels, name, eq + 1);
+		}
 	if (r == 0 && cli.first_arg < argc)
 		o->cmd = argv + cli.first_arg;
 	opt_parse_done(&cli);
@@ -1342,6 +1355,116 @@ static int open_exporters(struct options *o, struct flush_config *fc)
 	return 0;
 }
 
+/*
+ * SIGHUP with --config: the file is read and validated again; its labels and relabel_configs
+ * (and process target rules) become a new labeler, which every process meets at its next
+ * sample. Keys that only take effect at start (frequency, exporters, cgroup events...) are
+ * named when they changed: they need a restart. The previous labeler lives until the windows
+ * holding its series are flushed.
+ */
+struct config_reload {
+	struct options *o;
+	struct sampler *s;
+	struct conffile **cf;      /* the configuration in force */
+	struct labeler **lab;      /* the labeler in force */
+	struct options *opts;      /* the options (static labels) the reloaded labeler borrows */
+	struct labeler *retired;   /* the previous one, freed after two window hand-offs */
+	struct conffile *retired_cf;       /* what it borrows */
+	struct options *retired_opts;
+	unsigned handoffs;         /* window hand-offs since it was retired */
+	bool kernel_cgroups;
+};
+
+static int reload_config(void *ctx)
+{
+	struct config_reload *rl = ctx;
+	struct conffile *ncf = NULL;
+	struct labeler *nlab = NULL;
+	struct options *o2;
+	bool kernel = false;
+	const char *key;
+	json_t *v, *old_root;
+	int r;
+
+	if (rl->retired) {
+		log_warn("reload: the previous reload's labels are still in use by a window; "
+			 "try again after the next window");
+		return -EBUSY;
+	}
+	r = conffile_load(rl->o->config_path, option_table, ARRAY_SIZE(option_table), &ncf);
+	if (r < 0)
+		return log_error_errno(r, "reload %s: kept the previous configuration",
+				       rl->o->config_path);
+	old_root = *rl->cf ? (*rl->cf)->root : NULL;
+	json_object_foreach((json_t *)ncf->root, key, v) {
+		if (strcmp(key, "labels") == 0 || strcmp(key, "relabel_configs") == 0 ||
+		    strcmp(key, "targets") == 0)
+			continue;
+		if (!old_root || !json_equal(v, json_object_get(old_root, key)))
+			log_warn("reload: \"%s\" changed; it takes effect at the next start", key);
+	}
+	/*
+	 * Static labels: the command line's, then the new file's under them, in a copy of the
+	 * options that lives as long as the labeler (it borrows them).
+	 */
+	o2 = malloc(sizeof(*o2));
+	if (!o2) {
+		conffile_free(ncf);
+		return log_error_errno(-ENOMEM, "reload %s: out of memory", rl->o->config_path);
+	}
+	*o2 = *rl->o;
+	labelset_init(&o2->labels);
+	r = labelset_copy(&o2->labels, &rl->o->cli_labels);
+	for (size_t i = 0; r == 0 && i < ncf->labels.n; i++)
+		if (!labelset_get(&o2->labels, ncf->labels.v[i].name))
+			r = labelset_set(&o2->labels, ncf->labels.v[i].name, ncf->labels.v[i].value);
+	if (r == 0)
+		r = setup_labels(o2, ncf, &nlab, &kernel);
+	if (r == 0 && kernel != rl->kernel_cgroups)
+		log_warn("reload: cgroup target rules changed; kernel selection takes effect at the "
+			 "next start");
+	if (r < 0) {
+		labelset_done(&o2->labels);
+		free(o2);
+		conffile_free(ncf);
+		return log_error_errno(r, "reload %s: kept the previous configuration",
+				       rl->o->config_path);
+	}
+	/* The labeler borrows the labels and the file's rules: both live as long as it. */
+	sampler_set_labeler(rl->s, labeler_eval, nlab, labeler_default_series(nlab));
+	rl->retired = *rl->lab;
+	rl->retired_cf = *rl->cf;
+	rl->retired_opts = rl->opts;
+	rl->opts = o2;
+	rl->handoffs = 0;
+	*rl->lab = nlab;
+	*rl->cf = ncf;
+	log_info("reloaded %s: labels and relabel rules apply from now on", rl->o->config_path);
+	return 0;
+}
+
+/* Frees a copy of the options made by reload_config() (its labels are its own). */
+static void options_copy_free(struct options *o)
+{
+	if (!o)
+		return;
+	labelset_done(&o->labels);
+	free(o);
+}
+
+/* A window was handed to the flusher: the retired labeler goes once no window holds it. */
+static void reload_window_handed(struct config_reload *rl)
+{
+	if (rl->retired && ++rl->handoffs >= 2) {
+		labeler_free(rl->retired);
+		conffile_free(rl->retired_cf);
+		options_copy_free(rl->retired_opts);
+		rl->retired_opts = NULL;
+		rl->retired = NULL;
+		rl->retired_cf = NULL;
+	}
+}
+
 static int exit_code_of(int status)
 {
 	if (WIFEXITED(status))
@@ -1367,6 +1490,7 @@ int main(int argc, char **argv)
 	struct debuginfo_config dic;
 	struct run_result rr = { 0 };
 	struct metrics *metrics = NULL;
+	struct config_reload rl = { 0 };
 	sigset_t mask, saved_mask;
 	pid_t child = 0;
 	int go_fd = -1, sfd = -1, epfd = -1, child_status = -1, ret = 1, r;
@@ -1490,6 +1614,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	spare = NULL;
+	if (o.config_path) {
+		rl = (struct config_reload){ .o = &o, .s = s, .cf = &cf, .lab = &lab,
+					     .kernel_cgroups = kernel_cgroups };
+		(void)reload_register("configuration", reload_config, &rl);
+	}
 	/* A busy port must not stop profiling: the endpoint is off then (logged). */
 	if (strcmp(o.http_address, "none") != 0 && metrics_start(o.http_address, &metrics) == 0)
 		metrics_set_flusher(metrics, f);
@@ -1590,6 +1719,7 @@ int main(int argc, char **argv)
 				continue;
 			}
 			w = empty;
+			reload_window_handed(&rl);
 			profile_window_reset(w, now, now_realtime_ns());
 			window_end_ns += o.interval_s * NSEC_PER_SEC;
 			if (window_end_ns <= now)
@@ -1658,10 +1788,15 @@ out:
 	profile_window_free(spare);
 	sampler_free(s);
 	labeler_free(lab);
+	labeler_free(rl.retired);
+	conffile_free(rl.retired_cf);
+	options_copy_free(rl.retired_opts);
+	options_copy_free(rl.opts);
 	conffile_free(cf);
 	str_list_free(&o.cgroups);
 	str_list_free(&o.env_vars);
 	labelset_done(&o.labels);
+	labelset_done(&o.cli_labels);
 	labelset_done(&overflow);
 	return ret;
 }

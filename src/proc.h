@@ -43,6 +43,7 @@ struct proc {
 	const void *series;       /* the hook's series for this process (interned) */
 	uint64_t label_cgroup;    /* the cgroup id the decision was made for (0 = unknown) */
 	uint8_t label_moves;      /* decisions redone for a cgroup change since the exec */
+	uint32_t label_gen;       /* the sampler's labeler generation the decision is from */
 	struct proc_mapping *maps; /* sorted by start, non-overlapping */
 	uint32_t n_maps, cap_maps;
 	struct proc *hash_next;

@@ -76,6 +76,7 @@ struct pending {
 };
 
 struct sampler {
+	uint32_t label_gen; /* bumped by sampler_set_labeler(): every decision is redone */
 	struct sampler_config cfg;
 	struct debuginfo_config cfg_debuginfo; /* a copy the CFI loader reads */
 	struct record_layout layout;
@@ -939,6 +940,15 @@ int sampler_n_cpus(const struct sampler *s)
 	return s->n_cpus;
 }
 
+void sampler_set_labeler(struct sampler *s, sampler_label_fn *fn, void *ctx,
+			 const struct labelset *default_series)
+{
+	s->cfg.label_fn = fn;
+	s->cfg.label_ctx = ctx;
+	s->cfg.default_series = default_series;
+	s->label_gen++;
+}
+
 bool sampler_exact_cgroup(const struct sampler *s)
 {
 	return s->exact_cgroup;
@@ -1044,7 +1054,7 @@ static void handle_sample(struct sampler *s, const struct perf_event_header *h,
 			moved = false;
 			s->stats.label_moves_ignored++;
 		}
-		if (p->label_state == PROC_LABELS_UNKNOWN || moved) {
+		if (p->label_state == PROC_LABELS_UNKNOWN || moved || p->label_gen != s->label_gen) {
 			const char *cg = s->exact_cgroup && rs.cgroup ? cgroup_id_path(s, rs.cgroup)
 								      : NULL;
 			const struct labelset *ls = NULL;
@@ -1055,6 +1065,7 @@ static void handle_sample(struct sampler *s, const struct perf_event_header *h,
 			p->label_state = keep > 0 ? PROC_LABELS_KEEP : PROC_LABELS_DROP;
 			p->series = ls;
 			p->label_cgroup = rs.cgroup;
+			p->label_gen = s->label_gen;
 		}
 		if (p->label_state == PROC_LABELS_DROP) {
 			s->stats.filtered++;

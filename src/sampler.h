@@ -137,6 +137,13 @@ const char *sampler_event_name(const struct sampler *s);
 uint64_t sampler_procs_seen(const struct sampler *s);
 int sampler_n_cpus(const struct sampler *s);
 /* Whether samples carry their exact cgroup (PERF_SAMPLE_CGROUP). */
+/*
+ * Replaces the label hook (a reloaded configuration): every process's decision is made again
+ * at its next sample. The previous hook's context must outlive the windows that hold its
+ * series (the one filling and the one being flushed). Sampler thread only.
+ */
+void sampler_set_labeler(struct sampler *s, sampler_label_fn *fn, void *ctx,
+			 const struct labelset *default_series);
 bool sampler_exact_cgroup(const struct sampler *s);
 
 #endif

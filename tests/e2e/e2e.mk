@@ -93,7 +93,8 @@ E2E_TESTS = \
 	tests/e2e/doctor.sh \
 	tests/e2e/explain.sh \
 	tests/e2e/metrics.sh \
-	tests/e2e/sighup.sh
+	tests/e2e/sighup.sh \
+	tests/e2e/sighup-config.sh
 
 dist_check_SCRIPTS += $(E2E_TESTS)
 TESTS += $(E2E_TESTS)
