@@ -42,6 +42,7 @@ struct export_stats {
 	uint64_t rejected; /* windows the backend refused for good (4xx other than 408/429) */
 	uint64_t bytes;    /* profile bytes delivered */
 	uint64_t pending;  /* windows still in the spool at the end */
+	uint64_t spool_bytes; /* bytes in the on-disk spool now */
 };
 
 struct exporter_ops {

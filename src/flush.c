@@ -855,6 +855,7 @@ static void *flush_thread(void *arg)
 	pthread_mutex_lock(&f->lock);
 	for (;;) {
 		struct profile_window *w;
+		uint64_t spool_total;
 
 		while (!f->pending && !f->stop)
 			pthread_cond_wait(&f->cond, &f->lock);
@@ -867,9 +868,20 @@ static void *flush_thread(void *arg)
 
 		flush_window(f, w);
 		profile_window_reset(w, 0, 0);
+		spool_total = 0;
+		for (size_t i = 0; i < f->cfg.n_exporters; i++) {
+			const struct exporter *e = &f->cfg.exporters[i];
+			struct export_stats es = { 0 };
+
+			if (e->ops->get_stats) {
+				e->ops->get_stats(e->ctx, &es);
+				spool_total += es.spool_bytes;
+			}
+		}
 
 		pthread_mutex_lock(&f->lock);
 		f->published.sum = f->sum;
+		f->published.spool_bytes = spool_total;
 		symcache_get_stats(f->syms, &f->published.syms);
 		f->spare = w;
 		f->busy = false;

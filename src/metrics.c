@@ -211,6 +211,34 @@ static size_t exposition(struct metrics *m, char *buf, size_t cap)
 	       fm.sum.bytes);
 	metric(&t, "perfagent_spool_bytes", "gauge",
 	       "Bytes of profiles waiting on disk for the backend.", fm.spool_bytes);
+	text_add(&t, "# HELP perfagent_exporter_windows_total Windows by exporter and outcome.\n"
+		     "# TYPE perfagent_exporter_windows_total counter\n");
+	for (size_t i = 0; f; i++) {
+		const char *target;
+		struct export_stats es;
+		char name[256];
+		size_t n = 0;
+
+		if (!flusher_export_stats(f, i, &target, &es))
+			break;
+		/* A label value: quotes, backslashes and newlines escaped. */
+		for (const char *c = target; *c && n + 2 < sizeof(name); c++) {
+			if (*c == '"' || *c == '\\' || *c == '\n')
+				name[n++] = '\\';
+			name[n++] = *c == '\n' ? 'n' : *c;
+		}
+		name[n] = '\0';
+		text_add(&t,
+			 "perfagent_exporter_windows_total{exporter=\"%s\",outcome=\"sent\"} %llu\n"
+			 "perfagent_exporter_windows_total{exporter=\"%s\",outcome=\"retried\"} %llu\n"
+			 "perfagent_exporter_windows_total{exporter=\"%s\",outcome=\"spooled\"} %llu\n"
+			 "perfagent_exporter_windows_total{exporter=\"%s\",outcome=\"replayed\"} %llu\n"
+			 "perfagent_exporter_windows_total{exporter=\"%s\",outcome=\"dropped\"} %llu\n"
+			 "perfagent_exporter_windows_total{exporter=\"%s\",outcome=\"rejected\"} %llu\n",
+			 name, (unsigned long long)es.sent, name, (unsigned long long)es.retried, name,
+			 (unsigned long long)es.spooled, name, (unsigned long long)es.replayed, name,
+			 (unsigned long long)es.dropped, name, (unsigned long long)es.rejected);
+	}
 
 	metric(&t, "perfagent_reloads_total", "counter", "SIGHUP reloads.", reloads);
 	metric(&t, "perfagent_reload_failures_total", "counter",

@@ -751,6 +751,10 @@ static void *upload_thread(void *arg)
 		dispatch(u);
 		curl_multi_perform(u->multi, &running);
 		collect(u);
+		/* The spool is this thread's: others read its size from the stats. */
+		pthread_mutex_lock(&u->lock);
+		u->st.spool_bytes = u->spool ? spool_bytes(u->spool) : 0;
+		pthread_mutex_unlock(&u->lock);
 
 		now = now_monotonic_ns();
 		wake = now + POLL_MS * 1000000ULL;
@@ -781,6 +785,7 @@ static void *upload_thread(void *arg)
 	queue_to_spool(u);
 	pthread_mutex_lock(&u->lock);
 	u->st.pending = spool_count(u->spool);
+	u->st.spool_bytes = spool_bytes(u->spool);
 	pthread_mutex_unlock(&u->lock);
 	if (spool_count(u->spool))
 		log_info("%s: %zu window(s) wait in %s for the next start", u->shown,
