@@ -216,21 +216,22 @@ static int load(struct replay_ctx *ctx, char **files)
 	return 0;
 }
 
-/*
- * puw's module callback, as the daemon's: the mapping holding pc (a binary search of the
- * process's sorted mappings) and its compiled table.
- */
-static int bench_find_module(void *ctx, uint64_t pc, struct puw_module *ret)
+/* puw's request for one sample: replay_find_module() over its target, as the daemon's. */
+static struct puw_request bench_request(struct sample *s, struct puw_cache *cache,
+					 struct puw_stats *stats)
 {
-	const struct replay_module *m = replay_target_module(ctx, pc);
-
-	if (!m)
-		return -ENOENT;
-	ret->start = m->start;
-	ret->end = m->end;
-	ret->cfi = m->cfi;
-	ret->bias = m->bias;
-	return 0;
+	return (struct puw_request){
+		.arch = s->snap.arch,
+		.mode = mode,
+		.regs = &s->snap.regs,
+		.stack = s->snap.stack,
+		.stack_start = s->snap.stack_start,
+		.stack_size = s->snap.stack_size,
+		.find_module = replay_find_module,
+		.ctx = &s->target,
+		.stats = stats,
+		.cache = cache,
+	};
 }
 
 /*
@@ -248,19 +249,7 @@ struct bench_state {
 static unsigned run_puw(struct bench_state *st, struct sample *s)
 {
 	static uint64_t pcs[MAX_FRAMES];
-	const struct snapshot *snap = &s->snap;
-	struct puw_request req = {
-		.arch = snap->arch,
-		.mode = mode,
-		.regs = &snap->regs,
-		.stack = snap->stack,
-		.stack_start = snap->stack_start,
-		.stack_size = snap->stack_size,
-		.find_module = bench_find_module,
-		.ctx = &s->target,
-		.stats = NULL,
-		.cache = st->cache,
-	};
+	struct puw_request req = bench_request(s, st->cache, NULL);
 	enum puw_stop stop;
 	int n;
 
@@ -292,19 +281,7 @@ static void print_puw_digest(void)
 		struct puw_stats stats = {0};
 
 		for (unsigned i = 0; i < n_samples; i++) {
-			const struct snapshot *snap = &samples[i].snap;
-			struct puw_request req = {
-				.arch = snap->arch,
-				.mode = mode,
-				.regs = &snap->regs,
-				.stack = snap->stack,
-				.stack_start = snap->stack_start,
-				.stack_size = snap->stack_size,
-				.find_module = bench_find_module,
-				.ctx = &samples[i].target,
-				.stats = &stats,
-				.cache = pass ? cache : NULL,
-			};
+			struct puw_request req = bench_request(&samples[i], pass ? cache : NULL, &stats);
 			enum puw_stop stop = PUW_STOP_END;
 			int n;
 

@@ -663,7 +663,7 @@ const char *replay_symbolize(const struct replay_target *t, uint64_t pc, bool ca
 
 /* ---- puw ------------------------------------------------------------------------------ */
 
-static int puw_find_module(void *ctx, uint64_t pc, struct puw_module *ret)
+int replay_find_module(void *ctx, uint64_t pc, struct puw_module *ret)
 {
 	const struct replay_module *m = replay_target_module(ctx, pc);
 
@@ -711,7 +711,7 @@ int replay_puw_pcs(const struct replay_target *t, enum puw_mode mode, struct puw
 		.stack = s->stack,
 		.stack_start = s->stack_start,
 		.stack_size = s->stack_size,
-		.find_module = puw_find_module,
+		.find_module = replay_find_module,
 		.ctx = (void *)t,
 		.stats = stats,
 		.cache = cache,

@@ -152,6 +152,8 @@ void replay_target_done(struct replay_target *t);
 
 /* The module holding pc, NULL when none. */
 const struct replay_module *replay_target_module(const struct replay_target *t, uint64_t pc);
+/* puw's find_module callback over a struct replay_target (ctx), as the daemon's. */
+int replay_find_module(void *ctx, uint64_t pc, struct puw_module *ret);
 /* Reads a little-endian u64 of target memory. false (and the fault noted) when unreadable. */
 bool replay_target_read(struct replay_target *t, uint64_t addr, uint64_t *ret);
 /* How a fault at addr ends an unwind: past the stack copy, or a bad read. */
