@@ -24,9 +24,9 @@
 
 /*
  * A source of debug files by build-id (e.g. a debuginfod client with its own cache). Returns
- * 1 with a NUL-terminated path in buf, 0 when it has nothing (yet: an asynchronous provider
- * may answer later, and the binary is then looked up again), or -errno. Must not block for
- * long: it runs on the thread that symbolizes.
+ * 1 with a NUL-terminated path in buf, 0 when it has nothing, -EAGAIN when an asynchronous
+ * provider is still fetching it (the binary is looked up again once it has an answer), or
+ * another -errno. Must not block: it runs on the thread that symbolizes.
  */
 typedef int (*debuginfo_provider_fn)(void *ctx, const char *build_id_hex, char *buf, size_t size);
 

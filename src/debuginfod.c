@@ -102,7 +102,7 @@ int debuginfod_provider_find(void *ctx, const char *build_id, char *ret_path, si
 			break;
 		}
 		memcpy(ret_path, e->path, strlen(e->path) + 1);
-		r = 0;
+		r = 1;
 		break;
 	case DBG_QUEUED:
 	case DBG_FETCHING:

@@ -43,9 +43,9 @@ int debuginfod_provider_new(const char *urls, unsigned timeout_s, unsigned retry
 void debuginfod_provider_free(struct debuginfod_provider *p); /* accepts NULL; stops the worker */
 
 /*
- * For symcache_set_debug_provider(): ctx is the provider, build_id lowercase hex. Returns 0
- * with the debug file's path in ret_path, -EAGAIN while it is being fetched, -ENOENT when no
- * server has it (or the fetch failed; asked again after retry_s).
+ * A debuginfo_provider_fn (debuginfo.h): ctx is the provider, build_id lowercase hex.
+ * Returns 1 with the debug file's path in ret_path, -EAGAIN while it is being fetched,
+ * -ENOENT when no server has it (or the fetch failed; asked again after retry_s).
  */
 int debuginfod_provider_find(void *ctx, const char *build_id, char *ret_path, size_t size);
 

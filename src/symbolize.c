@@ -128,8 +128,6 @@ struct symcache {
 	struct sym_binary *lru_head; /* unreferenced entries, least recently released first */
 	struct sym_binary *lru_tail;
 	struct symcache_stats stats;
-	sym_debug_provider_fn debug_fn;
-	void *debug_ctx;
 };
 
 /* A symbol while the table is built; name points into libelf's copy of the string table. */
@@ -942,14 +940,8 @@ static int debug_file_open(const struct symcache *c, Elf *elf, const char *path,
 	q.root = root;
 	if (read_debuglink(elf, link, sizeof(link), &q.debuglink_crc))
 		q.debuglink = link;
-	*ret_pending = false;
 	r = debuginfo_find(&c->cfg.debuginfo, &q, df->path, sizeof(df->path), &df->how);
-	if (r == 0 && c->debug_fn && build_id[0]) {
-		r = c->debug_fn(c->debug_ctx, build_id, df->path, sizeof(df->path));
-		*ret_pending = r == -EAGAIN;
-		r = r == 0 ? 1 : 0;
-		df->how = DEBUGINFO_BY_PROVIDER;
-	}
+	*ret_pending = r == -EAGAIN;
 	if (r <= 0)
 		return 0;
 	df->fd = open(df->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -1354,10 +1346,10 @@ static void file_key_from_stat(const struct stat *st, struct file_key *k)
 	k->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
-void symcache_set_debug_provider(struct symcache *c, sym_debug_provider_fn fn, void *ctx)
+void symcache_set_debug_provider(struct symcache *c, debuginfo_provider_fn fn, void *ctx)
 {
-	c->debug_fn = fn;
-	c->debug_ctx = ctx;
+	c->cfg.debuginfo.provider = fn;
+	c->cfg.debuginfo.provider_ctx = ctx;
 }
 
 /*
@@ -1369,8 +1361,9 @@ static bool cache_drop_if_debug_ready(struct symcache *c, struct sym_binary *b)
 {
 	char path[4096];
 
-	if (!b->debug_pending || c->debug_fn(c->debug_ctx, b->build_id, path, sizeof(path)) ==
-					 -EAGAIN)
+	/* Only a provider's -EAGAIN sets debug_pending. */
+	if (!b->debug_pending || c->cfg.debuginfo.provider(c->cfg.debuginfo.provider_ctx,
+							  b->build_id, path, sizeof(path)) == -EAGAIN)
 		return false;
 	cache_unlink(c, b);
 	c->stats.bytes -= b->bytes;

@@ -103,15 +103,12 @@ struct sym_binary *sym_binary_ref(struct sym_binary *b);
 void symcache_get_stats(const struct symcache *c, struct symcache_stats *ret);
 
 /*
- * Debug file provider, asked for binaries without a .symtab: given the hex build-id, writes
- * the path of a separate debug file into ret_path and returns 0, or returns -EAGAIN while the
- * file is being fetched (the binary is then built from .dynsym and rebuilt at a later
- * symcache_get() once the provider has an answer), or another -errno when there is none.
- * Called on the cache's owner thread; must not block.
+ * Sets the debug file provider of the cache's debuginfo configuration (debuginfo.h), asked
+ * after the local places. A binary built while it answered -EAGAIN is built from what else
+ * there is and rebuilt at a later symcache_get() once the provider has an answer. Called on
+ * the cache's owner thread.
  */
-typedef int (*sym_debug_provider_fn)(void *ctx, const char *build_id, char *ret_path,
-				     size_t size);
-void symcache_set_debug_provider(struct symcache *c, sym_debug_provider_fn fn, void *ctx);
+void symcache_set_debug_provider(struct symcache *c, debuginfo_provider_fn fn, void *ctx);
 
 /* True when b was built without the debug file its provider is still fetching. */
 bool sym_binary_debug_pending(const struct sym_binary *b);
